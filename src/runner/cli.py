@@ -1,0 +1,186 @@
+"""Command-line entry point: parse argv, dispatch, and handle every error once.
+
+Start-up matters (people run `mlops validate` on every save), so this module
+imports only the standard library; each verb's module is imported when that
+verb runs, and dvc, pandas and scikit-learn only where a verb needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from runner import __version__
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    description: str
+    examples: tuple[str, ...]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    # Verbs that read the project get --project and --format.
+    project: bool = True
+    formats: tuple[str, ...] = field(default=("text", "json", "github"))
+
+
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="folder to create the project in (default: the current folder)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite example files that already exist",
+    )
+
+
+def _schema_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=("project", "pipeline", "deployments"),
+        help="print only this schema (default: all three, keyed by file name)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write mlops.schema.json, pipeline.schema.json and deployments.schema.json "
+        "into DIR instead of printing",
+    )
+
+
+VERBS: tuple[Verb, ...] = (
+    Verb(
+        "init",
+        "scaffold a working example project",
+        "Write mlops.yaml, pipelines/iris.yaml, deployments.yaml and editor schemas: a "
+        "project that trains on scikit-learn's bundled iris dataset, offline.",
+        ("mlops init demo", "cd demo && mlops validate"),
+        _init_args,
+        project=False,
+        formats=(),
+    ),
+    Verb(
+        "validate",
+        "check every YAML file: schema, references, paths, gates",
+        "Load mlops.yaml, pipelines/*.yaml and deployments.yaml strictly and run the "
+        "cross-file checks. Every problem is reported as file:line:col with the source "
+        "line and a hint. Exits 0 when valid, 2 otherwise.",
+        (
+            "mlops validate",
+            "mlops validate --format github    # annotations on a pull request",
+            "mlops validate --format json",
+        ),
+    ),
+    Verb(
+        "schema",
+        "print the JSON Schema of the YAML files, for editors",
+        "Print the JSON Schema of mlops.yaml, pipelines/*.yaml and deployments.yaml. "
+        "Editors with the YAML language server pick it up from the "
+        "`# yaml-language-server: $schema=...` comment that `mlops init` writes.",
+        ("mlops schema pipeline > pipeline.schema.json", "mlops schema --out .mlops/schema"),
+        _schema_args,
+        project=False,
+        formats=(),
+    ),
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops",
+        formatter_class=_Formatter,
+        description="GitOps runner for machine learning delivery: pipelines, gates and "
+        "environments declared as YAML in git, compiled to DVC stages and GitHub Actions.",
+        epilog="examples:\n  mlops init demo && cd demo\n  mlops validate\n\n"
+        "Run `mlops VERB --help` for the options of one verb.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-runner {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    for verb in VERBS:
+        p = sub.add_parser(
+            verb.name,
+            help=verb.help,
+            description=verb.description,
+            epilog="examples:\n" + "\n".join(f"  {e}" for e in verb.examples),
+            formatter_class=_Formatter,
+        )
+        verb.add_arguments(p)
+        if verb.project:
+            p.add_argument(
+                "--project",
+                metavar="DIR",
+                help="project folder (default: the nearest folder upwards with mlops.yaml)",
+            )
+        if verb.formats:
+            p.add_argument(
+                "--format",
+                choices=verb.formats,
+                default="text",
+                help="how to report problems: text for people, json for tools, "
+                "github for workflow annotations (default: text)",
+            )
+        p.add_argument(
+            "--traceback",
+            action="store_true",
+            help="show the Python traceback of an error (for bug reports)",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help(sys.stderr)
+        return 2
+    kwargs = {k: v for k, v in vars(args).items() if k not in ("verb", "traceback")}
+    fmt = kwargs.get("format", "text")
+    try:
+        module = importlib.import_module(f"runner.commands.{args.verb}")
+        return int(module.run(**kwargs))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # the one boundary: every error ends here
+        return _report(exc, fmt, show_traceback=args.traceback)
+
+
+def _report(exc: Exception, fmt: str, *, show_traceback: bool) -> int:
+    from runner.diagnostics import render
+    from runner.errors import EXIT_INTERNAL, MlopsError
+
+    if show_traceback:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, MlopsError):
+        problems = exc.problems
+        stream = sys.stdout if fmt in ("json", "github") else sys.stderr
+        stream.write(render(problems, fmt))
+        if fmt == "text" and len(problems) > 1:
+            files = len({p.file for p in problems if p.file})
+            sys.stderr.write(f"{len(problems)} problems in {files} file(s)\n")
+        return exc.exit_code
+    sys.stderr.write(
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "  hint: this is a bug in mlops-runner; run again with --traceback and report it\n"
+    )
+    return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""`mlops init [DIR]`: write a working example project."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+
+from runner.errors import UsageError
+from runner.fsutil import write_all
+from runner.schemas import FILES, dumps, schema
+
+SCHEMA_DIR = ".mlops/schema"
+# Template name -> path in the new project.
+TEMPLATES = {
+    "mlops.yaml": "mlops.yaml",
+    "pipelines/iris.yaml": "pipelines/iris.yaml",
+    "deployments.yaml": "deployments.yaml",
+    "gitignore": ".gitignore",
+}
+
+
+def example_files() -> list[tuple[str, str]]:
+    """(relative path, text) of every file `mlops init` writes."""
+    base = resources.files("runner") / "templates" / "init"
+    files = [(dest, (base / src).read_text("utf-8")) for src, dest in TEMPLATES.items()]
+    files += [(f"{SCHEMA_DIR}/{FILES[k][0]}", dumps(schema(k))) for k in FILES]
+    return files
+
+
+def run(*, directory: str, force: bool) -> int:
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} exists and is not a folder", "choose another DIR")
+    files = example_files()
+    clashes = [rel for rel, _ in files if (root / rel).exists()]
+    if clashes and not force:
+        raise UsageError(
+            f"{root / clashes[0]} already exists"
+            + (f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""),
+            "run in an empty folder, or pass --force to overwrite the example files",
+        )
+    write_all([(root / rel, text) for rel, text in files])
+    sys.stdout.write(f"created an example project in {root}\nnext: cd {root} && mlops validate\n")
+    return 0

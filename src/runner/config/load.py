@@ -1,0 +1,123 @@
+"""Find the project, load every YAML file strictly, and run the cross-file checks.
+
+Every file is loaded even when an earlier one is broken, so one run reports
+every problem. What comes out is a frozen `Workspace`; nothing below this
+module sees raw dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from runner.config.diagnose import problems_from
+from runner.config.models import Deployments, Pipeline, Project
+from runner.errors import ConfigError, Problem, UsageError
+from runner.yamlio import Document, load_file
+
+PROJECT_FILE = "mlops.yaml"
+PIPELINES_DIR = "pipelines"
+DEPLOYMENTS_FILE = "deployments.yaml"
+
+_DEPLOYMENTS = TypeAdapter(Deployments)
+
+
+@dataclass(frozen=True)
+class PipelineFile:
+    name: str
+    doc: Document
+    model: Pipeline
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    project_doc: Document
+    project: Project
+    pipelines: dict[str, PipelineFile]
+    deployments_doc: Document | None
+    deployments: Deployments
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds `mlops.yaml`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise UsageError(
+        f"no {PROJECT_FILE} in {start} or any parent folder",
+        "run `mlops init` to create a project, or pass --project DIR",
+    )
+
+
+def _validate(
+    model: type[BaseModel] | TypeAdapter[Any], doc: Document, problems: list[Problem]
+) -> Any:
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(doc.data, strict=True)
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        root = Deployments if isinstance(model, TypeAdapter) else model
+        problems.extend(problems_from(exc, root, doc, data=doc.data))
+        return None
+
+
+def _load(path: Path, root: Path, problems: list[Problem]) -> Document | None:
+    try:
+        return load_file(path, path.relative_to(root).as_posix())
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def load_workspace(root: Path, *, check: bool = True) -> Workspace:
+    """Load and validate the whole project under `root`; raise ConfigError with every problem."""
+    problems: list[Problem] = []
+    project_doc = _load(root / PROJECT_FILE, root, problems)
+    project = _validate(Project, project_doc, problems) if project_doc else None
+
+    pipelines: dict[str, PipelineFile] = {}
+    folder = root / PIPELINES_DIR
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            rel = path.relative_to(root).as_posix()
+            if path.suffix == ".yml" and path.is_file():
+                problems.append(
+                    Problem(
+                        rel,
+                        None,
+                        None,
+                        "pipeline files must end in .yaml",
+                        f"rename it: git mv {rel} {rel[:-4]}.yaml",
+                    )
+                )
+                continue
+            if path.suffix != ".yaml" or not path.is_file():
+                continue
+            doc = _load(path, root, problems)
+            model = _validate(Pipeline, doc, problems) if doc else None
+            if doc is not None and model is not None:
+                pipelines[path.stem] = PipelineFile(path.stem, doc, model)
+
+    deployments_doc = None
+    deployments: Deployments = {}
+    if (root / DEPLOYMENTS_FILE).exists():
+        deployments_doc = _load(root / DEPLOYMENTS_FILE, root, problems)
+        if deployments_doc is not None:
+            deployments = _validate(_DEPLOYMENTS, deployments_doc, problems) or {}
+
+    if problems or project_doc is None or project is None:
+        raise ConfigError(problems)
+    workspace = Workspace(root, project_doc, project, pipelines, deployments_doc, deployments)
+    if check:
+        from runner.config.checks import check_workspace
+
+        found = check_workspace(workspace)
+        if found:
+            raise ConfigError(found)
+    return workspace

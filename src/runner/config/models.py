@@ -1,0 +1,198 @@
+"""Typed, frozen models of `mlops.yaml`, `pipelines/*.yaml` and `deployments.yaml`.
+
+Everything is strict: unknown keys are refused, and no value is coerced (a
+quoted "0.9" is not a number, `no` is not a string). Numbers in rules must be
+finite. Cross-file rules (references, cycles, paths) live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from runner.targets.registry import TARGET_KINDS
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------- mlops.yaml
+
+if TYPE_CHECKING:
+    Target = Any
+else:  # the union of every registered target kind, told apart by `kind:`
+    Target = Annotated[tuple(TARGET_KINDS.values()), Field(discriminator="kind")]
+
+
+class Remote(Strict):
+    """A DVC remote: a path or an s3://, gs://, azure://, ssh:// ... URL."""
+
+    url: str = Field(min_length=1)
+
+
+class Storage(Strict):
+    default: str
+    remotes: dict[str, Remote] = Field(min_length=1)
+
+
+class Environment(Strict):
+    """A deployment target; the order of `environments:` is the promotion order."""
+
+    target: Target
+    requires: str | None = None
+    approval: bool = False
+    description: str | None = None
+
+
+class CISettings(Strict):
+    python: str = "3.11"
+    runs_on: str = "ubuntu-latest"
+    main_branch: str = "main"
+    # Let main reuse the run-cache a pull request pushed instead of retraining.
+    reuse_pr_cache: bool = True
+
+
+class Project(Strict):
+    """`mlops.yaml`."""
+
+    version: Literal[1]
+    project: str
+    storage: Storage | None = None
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    ci: CISettings = Field(default_factory=CISettings)
+
+
+# ---------------------------------------------------------- pipelines/*.yaml
+
+
+class OutFlags(Strict):
+    """Flags of one output, as in DVC (`- path: {cache: false}`)."""
+
+    cache: bool = True
+    persist: bool = False
+    push: bool = True
+    desc: str | None = None
+    # Only for metrics files: the metric names the file holds, so gates can be checked.
+    keys: list[str] | None = None
+
+
+PathSpec = Annotated[
+    Union[Annotated[str, Tag("path")], Annotated[dict[str, OutFlags], Tag("flags")]],  # noqa: UP007
+    Discriminator(lambda v: "flags" if isinstance(v, dict) else "path"),
+]
+Command = Annotated[
+    Union[Annotated[str, Tag("text")], Annotated[list[str], Tag("list")]],  # noqa: UP007
+    Discriminator(lambda v: "list" if isinstance(v, list) else "text"),
+]
+
+
+class StepStage(Strict):
+    """A built-in step (`step: train`) with its options in `with:`."""
+
+    step: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    needs: list[str] = Field(default_factory=list)
+    desc: str | None = None
+
+
+class CmdStage(Strict):
+    """A custom command, as in DVC."""
+
+    cmd: Command
+    needs: list[str] = Field(default_factory=list)
+    deps: list[str] = Field(default_factory=list)
+    outs: list[PathSpec] = Field(default_factory=list)
+    params: list[str] = Field(default_factory=list)
+    metrics: list[PathSpec] = Field(default_factory=list)
+    plots: list[PathSpec] = Field(default_factory=list)
+    always_changed: bool = False
+    desc: str | None = None
+
+
+def _stage_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "step" in value:
+            return "step"
+        if "cmd" in value:
+            return "cmd"
+    elif isinstance(value, (StepStage, CmdStage)):
+        return "step" if isinstance(value, StepStage) else "cmd"
+    return None
+
+
+Stage = Annotated[
+    Union[Annotated[StepStage, Tag("step")], Annotated[CmdStage, Tag("cmd")]],  # noqa: UP007
+    Discriminator(
+        _stage_kind,
+        custom_error_type="stage_kind",
+        custom_error_message="a stage needs either 'step:' (a built-in step) or 'cmd:'",
+    ),
+]
+
+Direction = Literal["higher", "lower"]
+
+
+class Rule(Strict):
+    """One gate rule on one metric.
+
+    `min`/`max` bound the candidate. `max_drop`/`max_rise` bound the change
+    against the baseline in the metric's own units; `max_drop_rel`/`max_rise_rel`
+    bound it relative to the baseline, (candidate - baseline) / |baseline|.
+    """
+
+    metric: str
+    min: Finite | None = None
+    max: Finite | None = None
+    max_drop: NonNegative | None = None
+    max_rise: NonNegative | None = None
+    max_drop_rel: NonNegative | None = None
+    max_rise_rel: NonNegative | None = None
+    direction: Direction | None = None
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> Rule:
+        bounds = (self.min, self.max, self.max_drop, self.max_rise, self.max_drop_rel)
+        if all(b is None for b in (*bounds, self.max_rise_rel)):
+            raise ValueError(
+                "rule has no bound: give at least one of min, max, max_drop, max_rise, "
+                "max_drop_rel, max_rise_rel"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Gates(Strict):
+    # An environment name (compare with what it runs) or a git ref such as origin/main.
+    baseline: str | None = None
+    # What change rules do when there is no baseline yet.
+    no_baseline: Literal["fail", "absolute-only", "pass"] = "fail"
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class Deploy(Strict):
+    model: str
+    environments: list[str] = Field(min_length=1)
+    # The stage whose output is the model; default: the last `train` step.
+    stage: str | None = None
+
+
+class Pipeline(Strict):
+    """`pipelines/<name>.yaml`."""
+
+    description: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    stages: dict[str, Stage] = Field(min_length=1)
+    gates: Gates | None = None
+    deploy: Deploy | None = None
+
+
+# ---------------------------------------------------------- deployments.yaml
+
+# environment -> model -> "latest" | "vX.Y.Z"
+Deployments = dict[str, dict[str, str]]

@@ -1,0 +1,69 @@
+"""`${name.path}` references from stage options into a pipeline's params.
+
+A value that is exactly one reference keeps the referenced value's type
+(`"${train}"` becomes the whole mapping); a reference inside a longer string
+is formatted into it. Used by `validate` (to check references and the resolved
+options) and by built-in steps at run time (so `dvc exp run -S` takes effect).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
+
+
+class RefError(LookupError):
+    def __init__(self, ref: str, reason: str) -> None:
+        super().__init__(f"${{{ref}}}: {reason}")
+        self.ref = ref
+        self.reason = reason
+
+
+def refs(value: Any) -> Iterator[str]:
+    """Every reference inside `value`, depth first."""
+    if isinstance(value, str):
+        yield from (m.group(1) for m in REF.finditer(value))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from refs(item)
+
+
+def lookup(params: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = params
+    walked: list[str] = []
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            raise RefError(dotted, f"'{'.'.join(walked)}' is not a mapping")
+        if part not in node:
+            where = f"'{'.'.join(walked)}'" if walked else "params"
+            raise RefError(dotted, f"no key '{part}' in {where}")
+        node = node[part]
+        walked.append(part)
+    return node
+
+
+def resolve(value: Any, params: Mapping[str, Any]) -> Any:
+    """Replace references in `value` with values from `params`."""
+    if isinstance(value, str):
+        whole = REF.fullmatch(value)
+        if whole:
+            return lookup(params, whole.group(1))
+
+        def one(match: re.Match[str]) -> str:
+            found = lookup(params, match.group(1))
+            if isinstance(found, (Mapping, list)):
+                raise RefError(match.group(1), "a mapping or list cannot be part of a string")
+            return str(found)
+
+        return REF.sub(one, value)
+    if isinstance(value, Mapping):
+        return {key: resolve(item, params) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve(item, params) for item in value]
+    return value

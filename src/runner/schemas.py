@@ -1,0 +1,34 @@
+"""JSON Schemas of the three YAML files, generated from the config models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from runner.config.models import Deployments, Pipeline, Project
+
+FILES = {
+    "project": ("mlops.schema.json", "mlops.yaml"),
+    "pipeline": ("pipeline.schema.json", "pipelines/<name>.yaml"),
+    "deployments": ("deployments.schema.json", "deployments.yaml"),
+}
+
+
+def schema(kind: str) -> dict[str, Any]:
+    if kind == "project":
+        body = Project.model_json_schema(by_alias=True)
+    elif kind == "pipeline":
+        body = Pipeline.model_json_schema(by_alias=True)
+    else:
+        body = TypeAdapter(Deployments).json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": FILES[kind][1],
+        **body,
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,1 @@
+"""Deployment targets: a config model per kind, registered in `registry`."""
