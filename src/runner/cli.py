@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Run `mlops VERB --help` for the options of one verb.",
     )
     parser.add_argument("--version", action="version", version=f"mlops-runner {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    sub = parser.add_subparsers(
+        dest="verb", metavar="VERB", title="verbs", help="one of the verbs below"
+    )
     for verb in VERBS:
         p = sub.add_parser(
             verb.name,

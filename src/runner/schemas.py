@@ -24,9 +24,9 @@ def schema(kind: str) -> dict[str, Any]:
     else:
         body = TypeAdapter(Deployments).json_schema(by_alias=True)
     return {
+        **body,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": FILES[kind][1],
-        **body,
     }
 
 

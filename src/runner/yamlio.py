@@ -128,7 +128,15 @@ def load_file(path: Path, display: str) -> Document:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
-            [Problem(display, None, None, f"cannot read file: {exc.strerror or exc}", None)]
+            [
+                Problem(
+                    display,
+                    None,
+                    None,
+                    f"cannot read file: {exc.strerror or exc}",
+                    "check that the file exists and is readable",
+                )
+            ]
         ) from exc
     return parse(raw, display)
 
@@ -148,10 +156,10 @@ def _parse(raw: bytes | str, display: str) -> Document:
         raise _Fail(Problem(display, 1, 1, f"file is too large (over {MAX_BYTES:,} bytes)", None))
     conflict = _CONFLICT.search(text)
     if conflict:
-        line = text.count("\n", 0, conflict.start()) + 1
+        conflict_line = text.count("\n", 0, conflict.start()) + 1
         raise _Fail(
             doc.problem_at(
-                line,
+                conflict_line,
                 1,
                 "merge-conflict marker in file",
                 "resolve the conflict and remove the <<<<<<<, ======= and >>>>>>> lines",
@@ -164,7 +172,10 @@ def _parse(raw: bytes | str, display: str) -> Document:
         what = exc.problem or exc.context or "invalid YAML"
         line: int | None = mark.line + 1 if mark else None
         col: int | None = mark.column + 1 if mark else None
-        raise _Fail(doc.problem_at(line, col, f"invalid YAML: {what}", _yaml_hint(what))) from None
+        source = doc.source_line(line) or ""
+        raise _Fail(
+            doc.problem_at(line, col, f"invalid YAML: {what}", _yaml_hint(what, source))
+        ) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         raise _Fail(
             doc.problem_at(
@@ -210,8 +221,8 @@ def _decode(raw: bytes | str, display: str) -> str:
     return text
 
 
-def _yaml_hint(what: str) -> str:
-    if "tab" in what:
+def _yaml_hint(what: str, source: str) -> str:
+    if "tab" in what or "\t" in source[: len(source) - len(source.lstrip())]:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in what:
         return "quote values that contain ': ' or fix the indentation"
@@ -253,7 +264,9 @@ class _Builder:
         if not isinstance(data, dict):
             kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
             raise self._fail_at(
-                (), f"top level must be a mapping of keys to values, got {kind}", None
+                (),
+                f"top level must be a mapping of keys to values, got {kind}",
+                "see `mlops init` for an example of this file",
             )
         return data
 
@@ -300,14 +313,18 @@ class _Builder:
             return items
         if isinstance(event, yaml.MappingStartEvent):
             return self._mapping(loc)
-        raise self._fail(event, f"unexpected YAML event {type(event).__name__}")
+        raise self._fail(
+            event, f"unexpected YAML event {type(event).__name__}", "simplify this value"
+        )
 
     def _mapping(self, loc: Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
         while not isinstance(event := next(self.events), yaml.MappingEndEvent):
             self._check_node_event(event)
             if not isinstance(event, yaml.ScalarEvent):
-                raise self._fail(event, "mapping keys must be plain strings", None)
+                raise self._fail(
+                    event, "mapping keys must be plain strings", "write the key as plain text"
+                )
             key = self._scalar(event)
             if event.value == "<<" and event.implicit[0]:
                 raise self._fail(
@@ -346,7 +363,9 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as exc:
-            raise self._fail(event, f"cannot read {event.value!r} as {short}: {exc}") from None
+            raise self._fail(
+                event, f"cannot read {event.value!r} as {short}: {exc}", "quote it or fix it"
+            ) from None
 
 
 def _position(event: yaml.Event) -> tuple[int, int]:

@@ -14,10 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from runner import interp
-from runner.config.diagnose import did_you_mean, problems_from
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, StepStage
-from runner.errors import Problem
+from runner.errors import Problem, did_you_mean
 from runner.graph import build_graph, out_path
 from runner.steps.options import KNOWN_METRICS, SKLEARN_DATASETS
 from runner.steps.registry import STEPS
@@ -48,13 +47,15 @@ _NAME_HINT = (
 )
 
 
-def check_workspace(ws: Workspace) -> list[Problem]:
+def check_workspace(ws: Workspace, *, complete: bool = True) -> list[Problem]:
+    """Every cross-file problem; `complete=False` when some file failed to load."""
     problems: list[Problem] = []
     problems += _check_project(ws)
     for pfile in ws.pipelines.values():
         problems += _check_pipeline(ws, pfile)
     problems += _check_models_unique(ws)
-    problems += _check_deployments(ws)
+    if complete:
+        problems += _check_deployments(ws)
     graph = build_graph(ws)
     problems += graph.problems
     return problems
@@ -155,7 +156,7 @@ def _check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     doc.problem(
                         (*loc, "needs", i),
                         f"stages.{sname}.needs: a stage cannot need itself",
-                        None,
+                        "remove it from needs:",
                     )
                 )
             elif need not in stages:
@@ -243,6 +244,8 @@ def _check_step(
     try:
         options = spec.options.model_validate(resolved)
     except ValidationError as exc:
+        from runner.config.diagnose import problems_from
+
         return problems_from(exc, spec.options, doc, data=stage.with_, prefix=(*loc, "with"))
     source = getattr(options, "source", None)
     if isinstance(source, str):
@@ -309,7 +312,7 @@ def _check_cmd(
                     doc.problem(
                         (*item_loc, path, "keys"),
                         f"stages.{sname}.{group}[{i}]: keys: is only for metrics files",
-                        None,
+                        "move the file under metrics:, or drop keys:",
                     )
                 )
     return out
@@ -446,7 +449,7 @@ def _check_deploy(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     ("deploy", "stage"),
                     f"deploy.stage: no stage named '{deploy.stage}'"
                     + did_you_mean(deploy.stage, list(stages)),
-                    None,
+                    f"stages in this pipeline: {', '.join(stages)}",
                 )
             )
         else:

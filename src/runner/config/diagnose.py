@@ -9,16 +9,15 @@ climbing to a parent where a value has no mark of its own (as DVC's
 
 from __future__ import annotations
 
-import difflib
+import datetime
 import re
 import types
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic import Tag as _Tag
 
-from runner.errors import Problem
+from runner.errors import Problem, did_you_mean
 from runner.yamlio import Document, Loc, format_loc
 
 _PATTERN_HINTS = {
@@ -26,11 +25,6 @@ _PATTERN_HINTS = {
     "endpoint_url": "an endpoint looks like http://127.0.0.1:9000",
     "estimator": "give a dotted import path, e.g. sklearn.ensemble.RandomForestClassifier",
 }
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def describe(value: Any) -> str:
@@ -65,6 +59,7 @@ def problems_from(
         path, parent_type = _walk(root, data, tuple(err["loc"]))
         full = (*prefix, *path)
         message, hint, prefer_key = _message(err, path, parent_type, doc, full)
+        hint = hint or "see docs/configuration.md for the keys and values allowed here"
         if err["type"] in ("missing", "union_tag_not_found") and full:
             full = full[:-1]  # point at the mapping that lacks the key
         where = format_loc(full)
@@ -92,10 +87,10 @@ def _message(
             True,
         )
     if kind == "missing":
-        return f"missing required key '{last}'", None, True
+        return f"missing required key '{last}'", f"add `{last}:` here", True
     if kind == "string_type":
         hint = None
-        if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        if isinstance(value, (bool, int, float, datetime.date)) or value is None:
             token = _token(doc, full) or str(value)
             hint = f'quote it to keep it a string: "{token}"'
         return f"expected a string, got {describe(value)}", hint, False
@@ -112,14 +107,14 @@ def _message(
     if kind == "bool_type":
         return f"expected true or false, got {describe(value)}", "write true or false", False
     if kind == "literal_error":
-        expected = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        expected = _choices(str(ctx.get("expected", "")))
         return (
             f"{describe(value)} is not allowed{did_you_mean(str(value), expected)}",
             f"use one of: {', '.join(expected)}" if expected else None,
             False,
         )
     if kind == "union_tag_invalid":
-        expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        expected = _choices(str(ctx.get("expected_tags", "")))
         tag = ctx.get("tag")
         return (
             f"unknown kind '{tag}'{did_you_mean(str(tag), expected)}",
@@ -127,13 +122,19 @@ def _message(
             False,
         )
     if kind == "union_tag_not_found":
-        return f"missing required key '{ctx.get('discriminator', 'kind')}'", None, True
+        key = str(ctx.get("discriminator", "kind")).strip("'")
+        tags = ", ".join(_choices(str(ctx.get("expected_tags", ""))))
+        return f"missing required key '{key}'", f"add `{key}:` (one of: {tags})", True
     if kind == "stage_kind":
         return err["msg"], "add `step: <name>` or `cmd: <command>`", True
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a mapping, got {describe(value)}", None, False
     if kind == "list_type":
         return f"expected a list, got {describe(value)}", None, False
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        limit = next(iter(ctx.values()), "")
+        return f"must be {bound} {limit}, got {value}", None, False
     if kind == "too_short":
         return "must not be empty", None, False
     if kind == "string_pattern_mismatch":
@@ -141,6 +142,20 @@ def _message(
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, "), None, False
     return str(err["msg"]), None, False
+
+
+_BOUNDS = {
+    "less_than": "less than",
+    "less_than_equal": "at most",
+    "greater_than": "greater than",
+    "greater_than_equal": "at least",
+}
+
+
+def _choices(text: str) -> list[str]:
+    """`"'a', 'b' or 'c'"` or `"1"` -> the listed choices."""
+    quoted = re.findall(r"'([^']*)'", text)
+    return quoted or [part for part in re.split(r",\s*|\s+or\s+", text) if part]
 
 
 def _numeric(text: str) -> bool:

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from runner.config.diagnose import problems_from
 from runner.config.models import Deployments, Pipeline, Project
 from runner.errors import ConfigError, Problem, UsageError
 from runner.yamlio import Document, load_file
@@ -21,8 +20,6 @@ from runner.yamlio import Document, load_file
 PROJECT_FILE = "mlops.yaml"
 PIPELINES_DIR = "pipelines"
 DEPLOYMENTS_FILE = "deployments.yaml"
-
-_DEPLOYMENTS = TypeAdapter(Deployments)
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,8 @@ def _validate(
             return model.validate_python(doc.data, strict=True)
         return model.model_validate(doc.data)
     except ValidationError as exc:
+        from runner.config.diagnose import problems_from  # only needed on errors
+
         root = Deployments if isinstance(model, TypeAdapter) else model
         problems.extend(problems_from(exc, root, doc, data=doc.data))
         return None
@@ -109,15 +108,18 @@ def load_workspace(root: Path, *, check: bool = True) -> Workspace:
     if (root / DEPLOYMENTS_FILE).exists():
         deployments_doc = _load(root / DEPLOYMENTS_FILE, root, problems)
         if deployments_doc is not None:
-            deployments = _validate(_DEPLOYMENTS, deployments_doc, problems) or {}
+            adapter: TypeAdapter[Deployments] = TypeAdapter(Deployments)
+            deployments = _validate(adapter, deployments_doc, problems) or {}
 
-    if problems or project_doc is None or project is None:
+    if project_doc is None or project is None:
         raise ConfigError(problems)
     workspace = Workspace(root, project_doc, project, pipelines, deployments_doc, deployments)
     if check:
         from runner.config.checks import check_workspace
 
-        found = check_workspace(workspace)
-        if found:
-            raise ConfigError(found)
+        # Check what did load, so one run reports everything; references into
+        # files that failed to load are not checked (they would only add noise).
+        problems += check_workspace(workspace, complete=not problems)
+    if problems:
+        raise ConfigError(problems)
     return workspace

@@ -18,7 +18,7 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- mlops.yaml
@@ -26,7 +26,10 @@ class Strict(BaseModel):
 if TYPE_CHECKING:
     Target = Any
 else:  # the union of every registered target kind, told apart by `kind:`
-    Target = Annotated[tuple(TARGET_KINDS.values()), Field(discriminator="kind")]
+    Target = Annotated[
+        Union[tuple(TARGET_KINDS.values())],  # noqa: UP007  (built at run time)
+        Field(discriminator="kind"),
+    ]
 
 
 class Remote(Strict):

@@ -28,7 +28,7 @@ SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 
 
 class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class IngestOptions(_Options):

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up a virtualenv and run the main job end to end on a fresh example project, offline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet -e .
+export PATH="$PWD/.venv/bin:$PATH"
+demo=$(mktemp -d)/demo
+step() { printf '\n==> %s\n' "$*"; "$@"; }
+step mlops init "$demo"
+cd "$demo"
+step mlops validate
+printf '\nThe example project is in %s\n' "$demo"

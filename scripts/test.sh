@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up a virtualenv with everything the tests need, then run the checks CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/mlops validate
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,130 @@
+"""CLI meta-tests: every verb and option teaches; version, help and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from runner import __version__
+from runner.cli import VERBS, build_parser, main
+from runner.commands.init import example_files
+
+from conftest import snapshot
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no verbs")
+
+
+def test_every_verb_and_option_has_help() -> None:
+    parser = build_parser()
+    verbs = _subparsers(parser)
+    assert set(verbs) == {v.name for v in VERBS}
+    for name, sub in verbs.items():
+        assert sub.description, name
+        assert sub.epilog and "examples:" in sub.epilog and "mlops " in sub.epilog, name
+        for action in sub._actions:
+            assert action.help, f"{name}: {action.dest} has no help"
+    for action in parser._actions:
+        assert action.help, action.dest
+
+
+@pytest.mark.parametrize("verb", [v.name for v in VERBS])
+def test_help_of_each_verb(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([verb, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: mlops {verb}")
+    assert "examples:" in out
+
+
+def test_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == f"mlops-runner {__version__}\n"
+
+
+def test_no_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: mlops" in capsys.readouterr().err
+
+
+def test_unknown_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compil"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'compil'" in capsys.readouterr().err
+
+
+def test_init_then_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "demo"
+    assert main(["init", str(target)]) == 0
+    assert main(["validate", "--project", str(target)]) == 0
+    assert capsys.readouterr().out.endswith(
+        "ok: iris-demo: 1 pipeline(s), 4 stage(s), 2 environment(s)\n"
+    )
+    for rel in ("mlops.yaml", "pipelines/iris.yaml", "deployments.yaml"):
+        first = (target / rel).read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=")
+        schema_path = (target / rel).parent / first.split("=", 1)[1]
+        schema = json.loads(schema_path.read_text())
+        jsonschema.validate(yaml.safe_load((target / rel).read_text()), schema)
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    (tmp_path / "mlops.yaml").write_text("# mine\n")
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(["init", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'mlops.yaml'} already exists (and 6 more)\n")
+    assert "--force" in err
+    assert snapshot(tmp_path) == before
+    assert main(["init", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "mlops.yaml").read_text() != "# mine\n"
+
+
+def test_schema_prints_valid_json_schemas(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    assert set(bundle) == {"mlops.yaml", "pipelines/<name>.yaml", "deployments.yaml"}
+    files = dict(example_files())
+    for name, schema in bundle.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        source = {"pipelines/<name>.yaml": "pipelines/iris.yaml"}.get(name, name)
+        jsonschema.validate(yaml.safe_load(files[source]), schema)
+    assert main(["schema", "pipeline"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "pipelines/<name>.yaml"
+
+
+def test_schema_rejects_unknown_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "pipeline"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"stages": {"a": {"step": "x"}}, "stagez": {}}, schema)
+
+
+def test_internal_error_is_exit_3_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A folder where a file is expected is not a case the loader plans for.
+    (tmp_path / "mlops.yaml").mkdir()
+    (tmp_path / "pipelines").mkdir()
+    code = main(["validate", "--project", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
