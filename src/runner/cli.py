@@ -59,6 +59,14 @@ def _schema_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _compile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a diff if any generated file is stale or edited",
+    )
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -81,6 +89,19 @@ VERBS: tuple[Verb, ...] = (
             "mlops validate --format github    # annotations on a pull request",
             "mlops validate --format json",
         ),
+    ),
+    Verb(
+        "compile",
+        "write dvc.yaml, params.yaml and the other generated files",
+        "Turn mlops.yaml and pipelines/*.yaml into files standard tools run: one "
+        "pipelines/<name>/dvc.yaml per pipeline, a root dvc.yaml that reproduces them all, "
+        "params.yaml, .dvc/config and the editor schemas. Files are written all-or-nothing "
+        "and are byte-identical when nothing changed.",
+        (
+            "mlops compile && dvc repro",
+            "mlops compile --check    # in CI: exit 1 with a diff if anything is stale",
+        ),
+        _compile_args,
     ),
     Verb(
         "schema",

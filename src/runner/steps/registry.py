@@ -24,6 +24,8 @@ from runner.steps.options import (
 class StepSpec:
     name: str
     options: type[BaseModel]
+    # The module in runner.ml whose run() does the work (imported only to run it).
+    module: str
     # Input names, each satisfied by an earlier stage's output of the same name.
     inputs: tuple[str, ...]
     # Output name -> file or folder name inside the stage's folder.
@@ -40,6 +42,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec(
             "ingest",
             IngestOptions,
+            "runner.ml.ingest",
             inputs=(),
             outputs={"data": "data.parquet"},
             summary="read a CSV, parquet file or bundled scikit-learn dataset",
@@ -47,6 +50,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec(
             "split",
             SplitOptions,
+            "runner.ml.split",
             inputs=("data",),
             outputs={"train": "train.parquet", "test": "test.parquet"},
             summary="seeded train/test split, stratified on request",
@@ -54,6 +58,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec(
             "train",
             TrainOptions,
+            "runner.ml.train",
             inputs=("train",),
             outputs={"model": "model"},
             summary="fit a scikit-learn estimator with preprocessing",
@@ -61,6 +66,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec(
             "evaluate",
             EvaluateOptions,
+            "runner.ml.evaluate",
             inputs=("model", "test"),
             outputs={"metrics": "metrics.json", "plots": "plots"},
             metrics=("metrics",),

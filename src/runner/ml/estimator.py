@@ -1,0 +1,80 @@
+"""Import a scikit-learn estimator by dotted path and instantiate it with checked params."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from runner.ml.errors import StepError
+
+EXAMPLE = "sklearn.ensemble.RandomForestClassifier"
+
+
+def import_estimator(path: str) -> type[Any]:
+    """The estimator class at `path`; it must subclass sklearn.base.BaseEstimator."""
+    from sklearn.base import BaseEstimator
+
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StepError(
+            f"estimator '{path}': cannot import module '{module_name}' ({exc})",
+            hint=f"check the dotted path (e.g. {EXAMPLE}) and that its package is installed",
+        ) from exc
+    try:
+        value = getattr(module, attribute)
+    except AttributeError:
+        public = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attribute, public, n=1)
+        hint = (
+            f"did you mean '{module_name}.{close[0]}'?"
+            if close
+            else f"check the class name, e.g. {EXAMPLE}"
+        )
+        raise StepError(
+            f"estimator '{path}': module '{module_name}' has no attribute '{attribute}'", hint
+        ) from None
+    if not (inspect.isclass(value) and issubclass(value, BaseEstimator)):
+        raise StepError(
+            f"estimator '{path}' is not a scikit-learn estimator class",
+            hint=f"use a class that subclasses sklearn.base.BaseEstimator, e.g. {EXAMPLE}",
+        )
+    return value
+
+
+def make_estimator(
+    path: str, cls: type[Any], params: Mapping[str, Any], seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """Instantiate `cls` with `params`, seeding `random_state` when it has one and none is set.
+
+    Returns the estimator and the parameters it was actually given.
+    """
+    from sklearn.base import is_classifier, is_regressor
+
+    names = sorted(cls._get_param_names())
+    for name in sorted(params):
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "valid: " + ", ".join(names)
+            raise StepError(f"estimator '{path}' has no parameter '{name}'", hint)
+    effective = dict(params)
+    if "random_state" in names and "random_state" not in effective:
+        # Reproducible by default: the seed of the split also seeds the model.
+        effective["random_state"] = seed
+    try:
+        estimator = cls(**effective)
+    except (TypeError, ValueError) as exc:
+        raise StepError(
+            f"estimator '{path}' cannot be created: {exc}",
+            hint="check train.with.params against the estimator's documentation",
+        ) from exc
+    if not (is_classifier(estimator) or is_regressor(estimator)):
+        raise StepError(
+            f"estimator '{path}' is neither a classifier nor a regressor",
+            hint=f"use a supervised estimator, e.g. {EXAMPLE} or sklearn.linear_model.Ridge",
+        )
+    return estimator, dict(sorted(effective.items()))

@@ -1,0 +1,98 @@
+"""What a compiled built-in stage runs: `python -m runner.steps PIPELINE STAGE`.
+
+The stage's options come from the generated `pipelines/<name>/steps.yaml` and
+its `${...}` references are resolved against `params.yaml` now, at run time,
+so `dvc exp run -S iris.train.max_depth=2` takes effect without recompiling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from runner import interp
+from runner.errors import CheckFailed, UsageError
+from runner.fsutil import write_atomic
+from runner.steps.registry import STEPS
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path} is missing", "run `mlops compile`") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not valid YAML: {exc}", "run `mlops compile`") from None
+
+
+def run_stage(root: Path, pipeline: str, stage: str) -> None:
+    steps_file = root / "pipelines" / pipeline / "steps.yaml"
+    entries = _read_yaml(steps_file) or {}
+    if stage not in entries:
+        raise UsageError(f"{steps_file}: no built-in stage '{stage}'", "run `mlops compile`")
+    entry = entries[stage]
+    params = (_read_yaml(root / "params.yaml") or {}).get(pipeline) or {}
+    try:
+        resolved = interp.resolve(entry.get("with") or {}, params)
+    except interp.RefError as exc:
+        raise UsageError(
+            f"params.yaml: {pipeline}: {exc}",
+            f"the stage reads ${{{exc.ref}}}; restore that key in params.yaml or recompile",
+        ) from None
+    spec = STEPS[entry["step"]]
+    try:
+        options = spec.options.model_validate(resolved)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(
+            f"stage {pipeline}:{stage}: option {where}: {first['msg']} (after reading params.yaml)",
+            f"check the values under '{pipeline}' in params.yaml (e.g. from dvc exp run -S)",
+        ) from None
+    from runner.ml import StepError, run_step
+
+    inputs = {k: root / v for k, v in (entry.get("inputs") or {}).items()}
+    outputs = {k: root / v for k, v in entry["outputs"].items()}
+    try:
+        run_step(spec.name, options, inputs, outputs)
+    except StepError as exc:
+        raise CheckFailed(f"stage {pipeline}:{stage}: {exc.message}", exc.hint) from None
+
+
+def digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's sorted (relative path, file digest) list."""
+    if path.is_file():
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    h = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{item.relative_to(path).as_posix()}\0{digest(item)}\n".encode())
+    return h.hexdigest()
+
+
+def write_manifest(root: Path, pipeline: str) -> None:
+    """Record the sha256 of a pipeline's final outputs (the root stage's job).
+
+    The outputs are the root `dvc.yaml` stage's deps, so DVC and the manifest
+    always agree on what they are.
+    """
+    stage = ((_read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).get(pipeline)
+    if not stage:
+        raise UsageError(f"dvc.yaml: no stage '{pipeline}'", "run `mlops compile`")
+    deps: list[str] = stage.get("deps") or []
+    out = next(iter(stage["outs"][0]))
+    missing = [d for d in deps if not (root / d).exists()]
+    if missing:
+        raise CheckFailed(
+            f"pipeline {pipeline}: output {missing[0]} is missing", "run `mlops run` again"
+        )
+    body = {"pipeline": pipeline, "outputs": {d: digest(root / d) for d in sorted(deps)}}
+    write_atomic(root / out, json.dumps(body, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,115 @@
+"""The model file: reproducible archive, checksum verification, refusal of untrusted types."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from sklearn.preprocessing import FunctionTransformer
+
+from runner.ml import StepError, load_model
+from runner.ml.model_io import dumps_model, normalise_archive
+
+from .pipeline import Run
+
+RETRAIN = "re-run the train stage (dvc repro)"
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path, iris: Run) -> Path:
+    """A private copy of the iris model that a test may damage."""
+    return Path(shutil.copytree(iris.model, tmp_path / "model"))
+
+
+def test_archive_is_normalised(iris: Run) -> None:
+    data = (iris.model / "model.skops").read_bytes()
+    assert normalise_archive(data) == data
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
+
+
+def test_load_model_predicts(iris: Run) -> None:
+    import pandas as pd
+
+    model = load_model(iris.model)
+    test = pd.read_parquet(iris.test)
+    assert set(model.predict(test.drop(columns="species"))) <= {"setosa", "versicolor", "virginica"}
+
+
+def test_byte_flip_fails_verification(model_copy: Path) -> None:
+    path = model_copy / "model.skops"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message == f"{path} does not match its checksum in model.skops.sha256"
+    assert caught.value.hint == (
+        "the model file was changed after training; re-run the train stage (dvc repro)"
+    )
+
+
+def test_tampered_types_are_refused_even_with_a_fresh_checksum(model_copy: Path) -> None:
+    path = model_copy / "model.skops"
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(entries["schema.json"])
+    schema["__module__"] = "evil.payload"
+    entries["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (model_copy / "model.skops.sha256").write_text(f"{digest}  model.skops\n")
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message == f"refusing to load {path}: untrusted types evil.payload.Pipeline"
+    assert caught.value.hint == (
+        "only scikit-learn, numpy and scipy types are loaded; retrain with the train step"
+    )
+
+
+def test_garbage_with_matching_checksum(model_copy: Path) -> None:
+    path = model_copy / "model.skops"
+    path.write_bytes(b"not a zip")
+    digest = hashlib.sha256(b"not a zip").hexdigest()
+    (model_copy / "model.skops.sha256").write_text(f"{digest}  model.skops\n")
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message == f"{path} is not a valid skops file (File is not a zip file)"
+    assert caught.value.hint == RETRAIN
+
+
+@pytest.mark.parametrize("name", ["model.skops", "model.skops.sha256"])
+def test_missing_file(model_copy: Path, name: str) -> None:
+    (model_copy / name).unlink()
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message == f"model directory has no {name}: {model_copy}"
+    assert caught.value.hint == RETRAIN
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(StepError) as caught:
+        load_model(tmp_path / "nothing")
+    assert caught.value.message == f"input 'model' is missing: {tmp_path / 'nothing'}"
+
+
+def test_saving_refuses_types_that_would_not_load() -> None:
+    with pytest.raises(StepError) as caught:
+        dumps_model(FunctionTransformer(func=math.sqrt))
+    assert caught.value.message == (
+        "the model needs types outside scikit-learn, numpy and scipy: math.sqrt"
+    )
+    assert caught.value.hint == (
+        "use a scikit-learn estimator; other types are refused when the model is loaded"
+    )
