@@ -67,6 +67,25 @@ def _compile_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "pipelines",
+        nargs="*",
+        metavar="PIPELINE",
+        help="pipelines to reproduce (default: all)",
+    )
+    p.add_argument(
+        "--no-run-cache",
+        action="store_true",
+        help="re-run stages even when DVC's run-cache has their results",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run every stage, changed or not (dvc repro --force)",
+    )
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -102,6 +121,16 @@ VERBS: tuple[Verb, ...] = (
             "mlops compile --check    # in CI: exit 1 with a diff if anything is stale",
         ),
         _compile_args,
+    ),
+    Verb(
+        "run",
+        "reproduce pipelines through DVC, with progress and a summary",
+        "Compile if the YAML changed, then run `dvc repro` for the chosen pipelines: "
+        "stages whose inputs, code or params changed run; the rest are skipped or restored "
+        "from DVC's run-cache. Ends with what ran and the headline metrics. Exits 1 when a "
+        "stage fails, with its cause and a hint.",
+        ("mlops run", "mlops run iris", "mlops run --format json > run.json"),
+        _run_args,
     ),
     Verb(
         "schema",

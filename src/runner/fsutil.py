@@ -32,14 +32,44 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_all(files: Sequence[tuple[Path, str]]) -> None:
-    """Write every file or none: all contents are staged before the first rename."""
+    """Write every file or none.
+
+    All contents are staged beside their targets first; then each target is
+    replaced in turn, and if one replacement fails the ones already done are
+    put back from their backups.
+    """
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files:
+            if path.is_dir():
+                raise IsADirectoryError(f"{path} is a folder, not a file")
             staged.append((_stage(path, text.encode("utf-8")), path))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
+    done: list[tuple[Path, Path | None]] = []  # (target, backup of its old content)
+    try:
+        for tmp, path in staged:
+            backup = None
+            if path.exists():
+                backup = _stage(path, path.read_bytes())
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if backup is not None:
+                    backup.unlink()
+                raise
+            done.append((path, backup))
+    except BaseException:
+        for path, backup in reversed(done):
+            if backup is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(backup, path)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink()

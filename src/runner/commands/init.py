@@ -41,5 +41,26 @@ def run(*, directory: str, force: bool) -> int:
             "run in an empty folder, or pass --force to overwrite the example files",
         )
     write_all([(root / rel, text) for rel, text in files])
-    sys.stdout.write(f"created an example project in {root}\nnext: cd {root} && mlops validate\n")
+    for note in _init_repositories(root.resolve()):
+        sys.stdout.write(note + "\n")
+    sys.stdout.write(
+        f"created an example project in {root}\nnext: cd {root} && mlops compile && mlops run\n"
+    )
     return 0
+
+
+def _init_repositories(root: Path) -> list[str]:
+    """Make `root` a git work tree with DVC initialised, unless it already is."""
+    from runner import git, proc
+
+    notes = []
+    top = git.toplevel(root)
+    if top is None:
+        git.init(root)
+        notes.append(f"initialised a git repository in {root}")
+        top = root
+    if not (root / ".dvc").is_dir():
+        subdir = ["--subdir"] if top != root else []
+        proc.run(proc.dvc_cmd("init", "--quiet", *subdir), cwd=root)
+        notes.append("initialised DVC (.dvc/)")
+    return notes

@@ -1,0 +1,120 @@
+"""`mlops run [PIPELINE...]`: compile if needed, reproduce through DVC, summarise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runner import generated
+from runner.commands.validate import project_root
+from runner.config.load import Workspace, load_workspace
+from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.graph import build_graph
+from runner.repro import Event, explain_failure, reproduce
+
+
+def run(
+    *, project: str | None, format: str, pipelines: list[str], no_run_cache: bool, force: bool
+) -> int:
+    ws = load_workspace(project_root(project))
+    for name in pipelines:
+        if name not in ws.pipelines:
+            raise UsageError(
+                f"no pipeline named '{name}'{did_you_mean(name, list(ws.pipelines))}",
+                f"pipelines: {', '.join(ws.pipelines) or 'none'}",
+            )
+    _, pending = generated.changes(ws)
+    if pending:
+        generated.apply(ws, pending)
+        _say(f"compiled: updated {', '.join(c.path for c in pending)}")
+    chosen = pipelines or list(ws.pipelines)
+    count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
+    progress = _Progress(count)
+    targets = [f"dvc.yaml:{name}" for name in pipelines]
+    outcome = reproduce(
+        ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
+    )
+    summary = {
+        "ran": outcome.ran,
+        "restored": outcome.restored,
+        "unchanged": outcome.unchanged,
+        "failed": outcome.failed,
+        "seconds": round(outcome.seconds, 1),
+        "metrics": _metrics(ws, chosen) if outcome.returncode == 0 else {},
+    }
+    if format == "json":
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    elif format == "text":
+        sys.stdout.write(_summary_text(summary))
+    if outcome.returncode != 0:
+        cause, hint = explain_failure(outcome)
+        raise CheckFailed(cause, hint)
+    return 0
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class _Progress:
+    """One line per stage as DVC reaches it, with a running count."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.seen = 0
+
+    def _count(self) -> str:
+        self.seen += 1
+        return f"[{min(self.seen, self.total)}/{self.total}]"
+
+    def event(self, event: Event) -> None:
+        if event.kind == "start":
+            _say(f"{self._count()} running {event.stage}")
+        elif event.kind == "done":
+            _say(f"      done {event.stage} in {event.seconds:.1f}s")
+        elif event.kind == "unchanged":
+            _say(f"{self._count()} up to date {event.stage}")
+        elif event.kind == "restored":
+            _say(f"      restored {event.stage} from the run-cache")
+        elif event.kind == "failed":
+            _say(f"      FAILED {event.stage}")
+        elif event.kind == "output":
+            _say(f"      {event.text}")
+
+
+def _metrics(ws: Workspace, chosen: list[str]) -> dict[str, dict[str, Any]]:
+    """Headline metrics of each pipeline, from its metrics files."""
+    graph = build_graph(ws)
+    out: dict[str, dict[str, Any]] = {}
+    for node in graph.nodes.values():
+        if node.pipeline not in chosen:
+            continue
+        path = node.outputs.get("metrics")
+        if path is None:
+            continue
+        try:
+            values = json.loads((ws.root / Path(path)).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(values, dict):
+            out.setdefault(node.pipeline, {}).update(
+                {k: v for k, v in values.items() if isinstance(v, (int, float))}
+            )
+    return out
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    parts = [
+        f"{len(summary['ran'])} ran",
+        f"{len(summary['restored'])} restored from the run-cache",
+        f"{len(summary['unchanged'])} up to date",
+        f"{len(summary['failed'])} failed",
+    ]
+    text = f"\n{', '.join(parts)} in {summary['seconds']}s\n"
+    for pipeline, values in sorted(summary["metrics"].items()):
+        shown = "  ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()))
+        text += f"{pipeline}: {shown}\n"
+    return text

@@ -1,0 +1,34 @@
+"""Compare the compiled files with the work tree, and write the ones that differ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.compiler import compile_project
+from runner.config.load import Workspace
+from runner.fsutil import write_all
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    current: str  # "" when the file does not exist
+    wanted: str
+
+
+def changes(ws: Workspace) -> tuple[int, list[Change]]:
+    """(number of generated files, the ones whose content differs from the work tree)."""
+    files = compile_project(ws)
+    out = []
+    for rel, text in files:
+        try:
+            current = (ws.root / rel).read_text("utf-8")
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+            current = ""
+        if current != text:
+            out.append(Change(rel, current, text))
+    return len(files), out
+
+
+def apply(ws: Workspace, pending: list[Change]) -> None:
+    write_all([(ws.root / c.path, c.wanted) for c in pending])

@@ -1,0 +1,95 @@
+"""Every subprocess goes through here (as pre-commit's `cmd_output`).
+
+A failure raises ExternalCommandError whose message shows the command, its
+exit code and the tail of what it printed, so no cause is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from runner.errors import ExternalCommandError, UsageError
+
+_TAIL = 20
+
+
+def dvc_cmd(*args: str) -> list[str]:
+    """DVC from the same environment as this Python (works without PATH set up)."""
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    env.update(extra or {})
+    return env
+
+
+def _tail(text: str) -> str:
+    lines = text.strip().splitlines()
+    return "\n".join(lines[-_TAIL:])
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` and capture its output; raise ExternalCommandError when it fails."""
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=_env(env),
+            capture_output=True,
+            text=True,
+            input=input,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise UsageError(f"{cmd[0]} is not installed or not on PATH", f"install {cmd[0]}") from None
+    if check and proc.returncode != 0:
+        raise ExternalCommandError(
+            f"`{' '.join(cmd)}` exited with {proc.returncode}"
+            + (f"\n{_tail(proc.stdout)}" if proc.stdout.strip() else "")
+            + (f"\n{_tail(proc.stderr)}" if proc.stderr.strip() else ""),
+            "the command's own output is shown above",
+        )
+    return proc
+
+
+def stream(
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    on_line: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run `cmd`, handing each line of its merged stdout and stderr to `on_line`."""
+    try:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+    except FileNotFoundError:
+        raise UsageError(f"{cmd[0]} is not installed or not on PATH", f"install {cmd[0]}") from None
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            on_line(line.rstrip("\n"))
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+    return proc.wait()

@@ -1,0 +1,181 @@
+"""Reproduce pipelines through `dvc repro` and make sense of what it says.
+
+DVC reports each stage as it goes ("Running stage ...", "didn't change,
+skipping", restored from the run-cache). We turn those lines into events for
+progress, count them for the summary, and turn DVC's ERROR lines plus the
+failing step's own `error:`/`hint:` lines into one cause and one hint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner import proc
+
+_RUNNING = re.compile(r"^Running stage '(?P<stage>[^']+)':")
+_UNCHANGED = re.compile(r"^Stage '(?P<stage>[^']+)' didn't change, skipping")
+_CACHED = re.compile(r"^Stage '(?P<stage>[^']+)' is cached - skipping run")
+_FAILED = re.compile(r"^ERROR: failed to reproduce '(?P<stage>[^']+)': (?P<why>.*)")
+
+
+def display_name(dvc_stage: str) -> str:
+    """`pipelines/iris/dvc.yaml:train` -> `iris:train`; a root stage `iris` -> `iris`."""
+    match = re.fullmatch(r"pipelines/(?P<p>[^/]+)/dvc\.yaml:(?P<s>.+)", dvc_stage)
+    return f"{match['p']}:{match['s']}" if match else dvc_stage.removeprefix("dvc.yaml:")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "start", "done", "unchanged", "restored", "failed", "output"
+    stage: str
+    text: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Outcome:
+    ran: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # DVC's ERROR lines
+    step_errors: list[str] = field(default_factory=list)  # a step's own error:/hint: lines
+    returncode: int = 0
+    seconds: float = 0.0
+
+
+class _Parser:
+    def __init__(self, emit: Callable[[Event], None]) -> None:
+        self.emit = emit
+        self.outcome = Outcome()
+        self.current: str | None = None
+        self.started = 0.0
+
+    def _finish_current(self) -> None:
+        if self.current is not None:
+            elapsed = time.monotonic() - self.started
+            self.outcome.ran.append(self.current)
+            self.emit(Event("done", self.current, seconds=elapsed))
+            self.current = None
+
+    def line(self, raw: str) -> None:
+        text = raw.rstrip()
+        if m := _RUNNING.match(text):
+            self._finish_current()
+            self.current = display_name(m["stage"])
+            self.started = time.monotonic()
+            self.emit(Event("start", self.current))
+        elif m := _UNCHANGED.match(text):
+            self._finish_current()
+            self.outcome.unchanged.append(display_name(m["stage"]))
+            self.emit(Event("unchanged", display_name(m["stage"])))
+        elif m := _CACHED.match(text):
+            # DVC prints "Running stage" first, then this when the run-cache has it.
+            name = display_name(m["stage"])
+            self.current = None
+            self.outcome.restored.append(name)
+            self.emit(Event("restored", name))
+        elif m := _FAILED.match(text):
+            name = display_name(m["stage"])
+            self.current = None
+            self.outcome.failed.append(name)
+            self.outcome.errors.append(text)
+            self.emit(Event("failed", name, m["why"]))
+        elif text.startswith("ERROR:"):
+            self.outcome.errors.append(text)
+        elif text.startswith(("error: ", "  hint: ")):
+            self.outcome.step_errors.append(text.strip())
+            self.emit(Event("output", self.current or "", text))
+        elif self._noise(text):
+            return
+        else:
+            self.emit(Event("output", self.current or "", text))
+
+    @staticmethod
+    def _noise(text: str) -> bool:
+        return (
+            not text
+            or text.startswith(("Updating lock file", "Generating lock file", "> "))
+            or text.startswith(("To track the changes with git", "To enable auto staging"))
+            or text.startswith(("\tgit add", "\tdvc config", "Use `dvc push`"))
+            or text.startswith("Verifying data sources in stage")
+        )
+
+    def close(self, returncode: int) -> Outcome:
+        if returncode == 0:
+            self._finish_current()
+        self.outcome.returncode = returncode
+        return self.outcome
+
+
+def reproduce(
+    root: Path,
+    targets: Sequence[str],
+    *,
+    emit: Callable[[Event], None],
+    run_cache: bool = True,
+    force: bool = False,
+) -> Outcome:
+    """Run `dvc repro` on `targets` (all pipelines when empty), reporting events."""
+    args = ["repro", *targets]
+    if not run_cache:
+        args.append("--no-run-cache")
+    if force:
+        args.append("--force")
+    parser = _Parser(emit)
+    started = time.monotonic()
+    # Stages run `python -m runner.steps`: make `python` the interpreter running us,
+    # so the stages see this very installation even when its venv is not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    code = proc.stream(proc.dvc_cmd(*args), cwd=root, on_line=parser.line, env={"PATH": path})
+    outcome = parser.close(code)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def explain_failure(outcome: Outcome) -> tuple[str, str]:
+    """One line of cause and one hint for a failed `dvc repro`."""
+    text = "\n".join(outcome.errors)
+    step_error = next((e for e in outcome.step_errors if e.startswith("error: ")), None)
+    step_hint = next((e for e in outcome.step_errors if e.startswith("hint: ")), None)
+    if "Unable to acquire lock" in text:
+        return (
+            "another DVC process holds the repository lock",
+            "wait for it to finish; if none is running, a crashed run left "
+            ".dvc/tmp/lock behind: remove it and retry",
+        )
+    if outcome.failed:
+        stage = outcome.failed[0]
+        if step_error:
+            return (
+                f"stage {stage} failed: {step_error.removeprefix('error: ')}",
+                (step_hint or "hint: see the stage's output above").removeprefix("hint: "),
+            )
+        missing = re.search(
+            r"dependenc(?:y|ies) (?:'|\[)?(?P<what>.*?)(?:'|\])? of .* missing", text
+        )
+        if "does not exist" in text or missing:
+            what = missing["what"] if missing else "an input"
+            return (
+                f"stage {stage} cannot start: {what} is missing",
+                "create the file, or fetch data with `dvc pull`",
+            )
+        why = _FAILED.match(outcome.errors[0])
+        return (
+            f"stage {stage} failed: {why['why'] if why else text}",
+            "see the stage's output above; fix it and run `mlops run` again",
+        )
+    missing = re.search(r"dependenc(?:y|ies) (?:'|\[)?(?P<what>.*?)(?:'|\])? of .* missing", text)
+    if missing:
+        return (
+            f"an input is missing: {missing['what']}",
+            "create the file, or fetch data with `dvc pull`",
+        )
+    first = outcome.errors[0].removeprefix("ERROR: ") if outcome.errors else "dvc repro failed"
+    return first, "see DVC's output above"
