@@ -187,3 +187,15 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env={**os.environ},
         check=False,
     )
+
+
+def test_newline_value_on_a_command_line(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _apply(example, "pipelines/iris.yaml", "  seed: 42", '  seed: 42\n  msg: "a\\nb"')
+    _apply(example, "pipelines/iris.yaml", "gates:", "  shout:\n    cmd: echo ${msg}\ngates:")
+    assert main(["validate"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [lines[0], lines[3]] == [
+        "pipelines/iris.yaml:24:10: error: stages.shout.cmd: ${msg} holds a newline or "
+        "control character, which cannot be passed safely on a command line",
+        "  hint: list msg under params: and have the command read it from params.yaml",
+    ]

@@ -76,9 +76,9 @@ def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
     for sname, stage in pfile.model.stages.items():
         node = graph.nodes[(pfile.name, sname)]
         if isinstance(stage, StepStage):
-            stages[sname] = _step_stage(pfile, sname, stage, node)
+            stages[sname] = _step_stage(pfile, sname, stage, node, graph)
         else:
-            stages[sname] = _cmd_stage(pfile, sname, stage, node, graph)
+            stages[sname] = _cmd_stage(pfile, sname, stage, node)
     return header(pfile.doc.path) + dump({"stages": stages})
 
 
@@ -87,7 +87,9 @@ def _meta(pfile: PipelineFile, sname: str) -> dict[str, str]:
     return {"source": f"{pfile.doc.path}:{line}"}
 
 
-def _step_stage(pfile: PipelineFile, sname: str, stage: StepStage, node: Node) -> dict[str, Any]:
+def _step_stage(
+    pfile: PipelineFile, sname: str, stage: StepStage, node: Node, graph: Graph
+) -> dict[str, Any]:
     spec = STEPS[stage.step]
     name = pfile.name
     deps = sorted(set(node.deps))
@@ -98,11 +100,14 @@ def _step_stage(pfile: PipelineFile, sname: str, stage: StepStage, node: Node) -
     outs: list[Any] = []
     metrics: list[Any] = []
     plots: list[Any] = []
+    # When the task is known the root dvc.yaml gives each plot file its template;
+    # the folder is then a plain output, so DVC does not render it twice.
+    templated = stage.step == "evaluate" and _evaluate_task(pfile, graph, sname) is not None
     for key, path in sorted(node.outputs.items()):
         if key in spec.metrics:
             metrics.append({path: {"cache": False}})
         elif key in spec.plots:
-            plots.append({path: {"cache": False}})
+            (outs if templated else plots).append({path: {"cache": False}})
         else:
             outs.append(path)
     return _stage(
@@ -117,9 +122,7 @@ def _step_stage(pfile: PipelineFile, sname: str, stage: StepStage, node: Node) -
     )
 
 
-def _cmd_stage(
-    pfile: PipelineFile, sname: str, stage: CmdStage, node: Node, graph: Graph
-) -> dict[str, Any]:
+def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> dict[str, Any]:
     name = pfile.name
     params_map = pfile.model.params
     cmd: str | list[str]
@@ -129,12 +132,9 @@ def _cmd_stage(
         else _render_cmd(stage.cmd, params_map)
     )
     used = {*stage.params, *interp.refs(stage.cmd)}
-    deps = {norm(d) for d in stage.deps}
-    for need in stage.needs:
-        deps.update(graph.nodes[(name, need)].outs)
     return _stage(
         cmd=cmd,
-        deps=sorted(deps),
+        deps=sorted(set(node.deps)),
         params=[{"params.yaml": sorted(f"{name}.{key}" for key in used)}] if used else [],
         outs=[_out(o) for o in stage.outs],
         metrics=[_out(o) for o in stage.metrics],
@@ -296,57 +296,48 @@ def _task(stage: StepStage) -> str | None:
     return None
 
 
+def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
+    """The task of the model an evaluate stage scores, when the name tells it."""
+    node = graph.nodes[(pfile.name, sname)]
+    model_dir = node.inputs.get("model")
+    for other, stage in pfile.model.stages.items():
+        if (
+            isinstance(stage, StepStage)
+            and stage.step == "train"
+            and graph.nodes[(pfile.name, other)].outputs.get("model") == model_dir
+        ):
+            return _task(stage)
+    return None
+
+
 def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
     """Templates for the plot files an evaluate step writes (confusion matrix, curves)."""
     out: list[Any] = []
     for sname, stage in pfile.model.stages.items():
         if not (isinstance(stage, StepStage) and stage.step == "evaluate"):
             continue
-        node = graph.nodes[(pfile.name, sname)]
-        model_dir = node.inputs.get("model")
-        trainer = next(
-            (
-                st
-                for s, st in pfile.model.stages.items()
-                if isinstance(st, StepStage)
-                and st.step == "train"
-                and graph.nodes[(pfile.name, s)].outputs.get("model") == model_dir
-            ),
-            None,
-        )
-        task = _task(trainer) if trainer else None
-        plots_dir = node.outputs["plots"]
+        task = _evaluate_task(pfile, graph, sname)
+        folder = graph.nodes[(pfile.name, sname)].outputs["plots"]
+        title = f"{pfile.name}:{sname}"
         if task == "classification":
             out += [
-                {
-                    f"{plots_dir}/confusion.json": {
-                        "template": "confusion",
-                        "x": "actual",
-                        "y": "predicted",
-                        "title": f"{pfile.name}: confusion matrix",
-                    }
-                },
-                {f"{plots_dir}/roc.json": {"x": "fpr", "y": "tpr", "title": f"{pfile.name}: ROC"}},
-                {
-                    f"{plots_dir}/precision_recall.json": {
-                        "x": "recall",
-                        "y": "precision",
-                        "title": f"{pfile.name}: precision-recall",
-                    }
-                },
+                _plot(f"{folder}/confusion.json", "confusion", "actual", "predicted", title),
+                _plot(f"{folder}/roc.json", "linear", "fpr", "tpr", f"{title} ROC"),
+                _plot(
+                    f"{folder}/precision_recall.json",
+                    "linear",
+                    "recall",
+                    "precision",
+                    f"{title} precision-recall",
+                ),
             ]
         elif task == "regression":
-            out.append(
-                {
-                    f"{plots_dir}/residuals.json": {
-                        "template": "scatter",
-                        "x": "actual",
-                        "y": "predicted",
-                        "title": f"{pfile.name}: predicted vs actual",
-                    }
-                }
-            )
+            out.append(_plot(f"{folder}/residuals.json", "scatter", "actual", "predicted", title))
     return out
+
+
+def _plot(path: str, template: str, x: str, y: str, title: str) -> dict[str, Any]:
+    return {path: {"template": template, "x": x, "y": y, "title": title}}
 
 
 # --------------------------------------------------------------- .dvc/config

@@ -114,6 +114,7 @@ def build_graph(ws: Workspace) -> Graph:
                 pname, sname, inputs, outputs, tuple(deps), tuple(outs), tuple(upstream)
             )
     graph = Graph(nodes, problems)
+    _add_needed_outputs(graph, ws)
     _link_by_path(graph)
     _check_outputs(graph, ws)
     _check_cycles(graph, ws)
@@ -141,6 +142,24 @@ def _provider_hint(want: str, stage: str) -> str:
         f"add a stage with `step: {makers[0]}` before '{stage}', "
         f"or list the stage that writes '{want}' under needs:"
     )
+
+
+def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
+    """A custom stage reads every output of the stages it `needs:`."""
+    for sid, node in list(graph.nodes.items()):
+        stage = ws.pipelines[node.pipeline].model.stages[node.name]
+        if not isinstance(stage, CmdStage) or not stage.needs:
+            continue
+        extra = [
+            out
+            for need in stage.needs
+            if (node.pipeline, need) in graph.nodes
+            for out in graph.nodes[(node.pipeline, need)].outs
+        ]
+        deps = tuple(dict.fromkeys((*node.deps, *extra)))
+        graph.nodes[sid] = Node(
+            node.pipeline, node.name, node.inputs, node.outputs, deps, node.outs, node.upstream
+        )
 
 
 def _link_by_path(graph: Graph) -> None:

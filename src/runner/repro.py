@@ -8,6 +8,7 @@ failing step's own `error:`/`hint:` lines into one cause and one hint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -139,9 +140,21 @@ def reproduce(
     return outcome
 
 
-def explain_failure(outcome: Outcome) -> tuple[str, str]:
+_NO_FILE = re.compile(r"No such file or directory: '(?P<path>[^']+)'")
+
+
+def explain_failure(outcome: Outcome, root: Path) -> tuple[str, str]:
     """One line of cause and one hint for a failed `dvc repro`."""
     text = "\n".join(outcome.errors)
+    if no_file := _NO_FILE.search(text):
+        path = Path(no_file["path"])
+        with contextlib.suppress(ValueError):
+            path = path.relative_to(root)
+        where = f"stage {outcome.failed[0]}" if outcome.failed else "a stage"
+        return (
+            f"{where} cannot start: {path.as_posix()} is missing",
+            "create the file, or fetch data with `dvc pull`",
+        )
     step_error = next((e for e in outcome.step_errors if e.startswith("error: ")), None)
     step_hint = next((e for e in outcome.step_errors if e.startswith("hint: ")), None)
     if "Unable to acquire lock" in text:

@@ -49,7 +49,7 @@ def run(
     elif format == "text":
         sys.stdout.write(_summary_text(summary))
     if outcome.returncode != 0:
-        cause, hint = explain_failure(outcome)
+        cause, hint = explain_failure(outcome, ws.root)
         raise CheckFailed(cause, hint)
     return 0
 

@@ -279,6 +279,19 @@ def _check_cmd(
 ) -> list[Problem]:
     loc: Loc = ("stages", sname)
     out, _ = _check_refs(doc, params, stage.cmd, (*loc, "cmd"))
+    for ref in dict.fromkeys(interp.refs(stage.cmd)):
+        if out:
+            break
+        value = interp.lookup(params, ref)
+        if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            out.append(
+                doc.problem(
+                    (*loc, "cmd"),
+                    f"stages.{sname}.cmd: ${{{ref}}} holds a newline or control character, "
+                    "which cannot be passed safely on a command line",
+                    f"list {ref} under params: and have the command read it from params.yaml",
+                )
+            )
     for i, key in enumerate(stage.params):
         try:
             interp.lookup(params, key)

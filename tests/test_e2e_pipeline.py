@@ -1,0 +1,316 @@
+"""End to end: `mlops init && mlops compile && dvc repro` in a real git repo with real DVC.
+
+One project is built and trained once per module and shared by the tests, in
+the order they are written; each test leaves the repository as it found it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import build_tree
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+METRICS = "outputs/iris/evaluate/metrics.json"
+MODEL = "outputs/iris/train/model/model.skops"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    for var in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{var}_NAME"] = "Test User"
+        env[f"GIT_{var}_EMAIL"] = "test@example.com"
+    return env
+
+
+class Sh:
+    def __init__(self, home: Path) -> None:
+        self.env = _env(home)
+
+    def __call__(
+        self, *cmd: str, cwd: Path, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+
+@pytest.fixture(scope="module")
+def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
+    return Sh(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Iterator[Path]:
+    """The init example, compiled, trained with plain `dvc repro`, and committed."""
+    root = tmp_path_factory.mktemp("e2e") / "demo"
+    sh("mlops", "init", str(root), cwd=root.parent)
+    sh("mlops", "compile", cwd=root)
+    first = sh("dvc", "repro", cwd=root)
+    assert first.stdout.count("Running stage") == 5, first.stdout
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "train the example", cwd=root)
+    yield root
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_first_repro_trains_and_evaluates(trained: Path) -> None:
+    metrics = json.loads((trained / METRICS).read_text())
+    assert set(metrics) == {"accuracy", "f1_macro"}
+    assert metrics["accuracy"] > 0.85
+    manifest = json.loads((trained / "outputs/iris/manifest.json").read_text())
+    assert manifest["outputs"][METRICS] == _sha(trained / METRICS)
+
+
+def test_second_repro_runs_nothing(trained: Path, sh: Sh) -> None:
+    again = sh("dvc", "repro", cwd=trained)
+    assert "Running stage" not in again.stdout
+    assert again.stdout.count("didn't change, skipping") == 5
+
+
+def test_changing_one_param_reruns_only_what_depends_on_it(trained: Path, sh: Sh) -> None:
+    source = trained / "pipelines/iris.yaml"
+    original = source.read_text()
+    try:
+        source.write_text(original.replace("max_depth: 5", "max_depth: 3"))
+        sh("mlops", "compile", cwd=trained)
+        out = sh("dvc", "repro", cwd=trained).stdout
+        running = sorted(line.split("'")[1] for line in out.splitlines() if "Running stage" in line)
+        assert running == [
+            "iris",
+            "pipelines/iris/dvc.yaml:evaluate",
+            "pipelines/iris/dvc.yaml:train",
+        ]
+    finally:
+        source.write_text(original)
+        sh("mlops", "compile", cwd=trained)
+        back = sh("dvc", "repro", cwd=trained).stdout
+    # Going back is served from DVC's run-cache: nothing trains again.
+    assert "is cached - skipping run" in back
+    assert sh("git", "status", "--porcelain", cwd=trained).stdout == ""
+
+
+def test_dvc_tools_work_on_the_output(trained: Path, sh: Sh) -> None:
+    dag = sh("dvc", "dag", "--md", cwd=trained).stdout
+    assert "pipelines/iris/dvc.yaml:train" in dag and "iris" in dag
+    shown = json.loads(sh("dvc", "metrics", "show", "--json", cwd=trained).stdout)
+    assert shown  # DVC found the metrics file
+    assert "accuracy" in json.dumps(shown)
+    diff = sh("dvc", "params", "diff", "--all", "--json", cwd=trained).stdout
+    assert "iris.train.max_depth" in diff
+    plots = sh("dvc", "plots", "show", "--json", cwd=trained)
+    rendered = sorted(json.loads(plots.stdout)["data"])
+    # Each plot file once, rendered with the template the root dvc.yaml gives it.
+    assert rendered == [
+        "outputs/iris/evaluate/plots/confusion.json",
+        "outputs/iris/evaluate/plots/precision_recall.json",
+        "outputs/iris/evaluate/plots/roc.json",
+    ]
+
+
+def test_mlops_run_reports_up_to_date_with_metrics(trained: Path, sh: Sh) -> None:
+    result = sh("mlops", "run", "--format", "json", cwd=trained)
+    summary = json.loads(result.stdout)
+    assert summary["ran"] == [] and summary["failed"] == []
+    assert len(summary["unchanged"]) == 5
+    assert (
+        summary["metrics"]["iris"]["accuracy"]
+        == json.loads((trained / METRICS).read_text())["accuracy"]
+    )
+    assert "[5/5] up to date iris" in result.stderr
+
+
+def test_fresh_clone_reproduces_identical_metrics_and_model(
+    trained: Path, sh: Sh, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", str(trained), str(clone), cwd=tmp_path)
+    assert not (clone / MODEL).exists()
+    result = sh("mlops", "run", "--force", "--no-run-cache", cwd=clone)
+    assert "5 ran" in result.stdout, result.stdout + result.stderr
+    assert (clone / METRICS).read_bytes() == (trained / METRICS).read_bytes()
+    assert _sha(clone / MODEL) == _sha(trained / MODEL)
+
+
+def test_exp_run_set_param_changes_metrics_without_recompiling(
+    trained: Path, sh: Sh, tmp_path: Path
+) -> None:
+    clone = tmp_path / "exp"
+    shutil.copytree(trained, clone, symlinks=True)
+    before = json.loads((clone / METRICS).read_text())
+    sh(
+        "dvc",
+        "exp",
+        "run",
+        "-S",
+        "iris.train.max_depth=1",
+        "-S",
+        "iris.train.n_estimators=1",
+        cwd=clone,
+    )
+    after = json.loads((clone / METRICS).read_text())
+    assert after != before
+    assert yaml.safe_load((clone / "params.yaml").read_text())["iris"]["train"] == {
+        "n_estimators": 1,
+        "max_depth": 1,
+    }
+    meta = json.loads((clone / "outputs/iris/train/model/meta.json").read_text())
+    assert meta["params"]["max_depth"] == 1
+
+
+HOSTILE = {
+    "semicolon": "x; touch PWNED1",
+    "subshell": "$(touch PWNED2)",
+    "backticks": "`touch PWNED3`",
+    "quote": 'it\'s "quoted" ${HOME} $HOME',
+}
+
+
+def test_hostile_values_never_reach_a_shell(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "hostile"
+    sh("mlops", "init", str(root), cwd=tmp_path)
+    params = "\n".join(f"  {k}: {json.dumps(v)}" for k, v in HOSTILE.items())
+    params += '\n  nl: "a\\ntouch PWNED4"'
+    refs = " ".join(f"${{{k}}}" for k in HOSTILE)
+    build_tree(
+        root,
+        {
+            "echo.py": (
+                "import json, os, sys\n"
+                "os.makedirs('outputs', exist_ok=True)\n"
+                "open('outputs/echo.json', 'w').write(json.dumps(sys.argv[1:]))\n"
+            ),
+            "pipelines/hostile.yaml": (
+                f"params:\n{params}\n"
+                "stages:\n"
+                "  echo:\n"
+                f"    cmd: python echo.py {refs}\n"
+                "    deps: [echo.py]\n"
+                "    outs: [outputs/echo.json]\n"
+                "  load:\n"
+                "    step: ingest\n"
+                "    with:\n"
+                "      source: sklearn:iris\n"
+                '      rename: {sepal_length_cm: "${semicolon}", petal_width_cm: "${nl}"}\n'
+            ),
+        },
+    )
+    sh("mlops", "validate", cwd=root)
+    sh("mlops", "compile", cwd=root)
+    sh("dvc", "repro", "dvc.yaml:hostile", cwd=root)
+    assert json.loads((root / "outputs/echo.json").read_text()) == list(HOSTILE.values())
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(root / "outputs/hostile/load/data.parquet").names
+    assert HOSTILE["semicolon"] in columns and "a\ntouch PWNED4" in columns
+    assert not list(root.rglob("PWNED*"))
+    assert not list(tmp_path.rglob("PWNED*"))
+
+
+def _failing_project(root: Path, sh: Sh, pipeline: str) -> None:
+    sh("mlops", "init", str(root), cwd=root.parent)
+    build_tree(root, {"pipelines/extra.yaml": pipeline})
+    (root / "pipelines/iris.yaml").unlink()
+    (root / "deployments.yaml").unlink()
+
+
+def test_run_failing_stage_gives_cause_and_hint(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "failing"
+    _failing_project(
+        root,
+        sh,
+        "stages:\n"
+        "  ingest: {step: ingest, with: {source: 'sklearn:iris'}}\n"
+        "  split: {step: split, with: {target: species}}\n"
+        "  train:\n"
+        "    step: train\n"
+        "    with: {estimator: sklearn.tree.DecisionTreeClassifier, params: {max_dept: 2}}\n",
+    )
+    result = sh("mlops", "run", cwd=root, check=False)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("error: stage extra:train failed: stage extra:train: ")
+    assert "max_dept" in last[0]
+    assert last[1].startswith("  hint: ")
+    assert "Traceback" not in result.stderr
+    assert "1 failed" in result.stdout
+
+
+def test_run_missing_input_gives_cause_and_hint(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "missing"
+    _failing_project(
+        root,
+        sh,
+        "stages:\n  copy:\n    cmd: cp data/raw.csv outputs/raw.csv\n"
+        "    deps: [data/raw.csv]\n    outs: [outputs/raw.csv]\n",
+    )
+    result = sh("mlops", "run", cwd=root, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "error: stage extra:copy cannot start: data/raw.csv is missing",
+        "  hint: create the file, or fetch data with `dvc pull`",
+    ]
+
+
+def test_run_with_the_dvc_lock_held(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "locked"
+    _failing_project(
+        root,
+        sh,
+        "stages:\n  hello:\n    cmd: echo hi > outputs/hi.txt\n    outs: [outputs/hi.txt]\n",
+    )
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from dvc.lock import make_lock\n"
+            "lock = make_lock(sys.argv[1], tmp_dir=sys.argv[2])\n"
+            "lock.lock()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(60)\n",
+            str(root / ".dvc/tmp/lock"),
+            str(root / ".dvc/tmp"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=sh.env,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = sh("mlops", "run", cwd=root, check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "error: another DVC process holds the repository lock",
+        "  hint: wait for it to finish; if none is running, a crashed run left "
+        ".dvc/tmp/lock behind: remove it and retry",
+    ]
