@@ -190,3 +190,110 @@ def test_compile_from_a_subfolder(example: Path) -> None:
     os.chdir(example / "pipelines")
     assert main(["compile"]) == 0
     assert (example / "dvc.yaml").exists()
+
+
+SWEEP = """sweep:
+  train.max_depth: [2, 5]
+  train.n_estimators: [10]
+gates:"""
+
+
+def _without_deploy(root: Path) -> None:
+    source = root / "pipelines/iris.yaml"
+    text = source.read_text()
+    source.write_text(text[: text.index("deploy:")])
+    (root / "deployments.yaml").write_text("staging: {}\n")
+
+
+def test_sweep_compiles_one_stage_per_variant(example: Path) -> None:
+    _without_deploy(example)
+    source = example / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("gates:", SWEEP))
+    files = dict(compile_project(load_workspace(example)))
+    stages = yaml.safe_load(files["pipelines/iris/dvc.yaml"])["stages"]
+    assert list(stages) == [
+        "ingest",
+        "split",
+        "train-max_depth-2-n_estimators-10",
+        "evaluate-max_depth-2-n_estimators-10",
+        "train-max_depth-5-n_estimators-10",
+        "evaluate-max_depth-5-n_estimators-10",
+    ]
+    evaluate = stages["evaluate-max_depth-5-n_estimators-10"]
+    assert evaluate["deps"] == [
+        "outputs/iris/split/test.parquet",
+        "outputs/iris/train-max_depth-5-n_estimators-10/model",
+    ]
+    assert evaluate["metrics"] == [
+        {"outputs/iris/evaluate-max_depth-5-n_estimators-10/metrics.json": {"cache": False}}
+    ]
+    assert evaluate["meta"] == {
+        "source": "pipelines/iris.yaml:19",
+        "variant": "max_depth-5-n_estimators-10",
+        "sweep": {"train.max_depth": 5, "train.n_estimators": 10},
+    }
+    steps = yaml.safe_load(files["pipelines/iris/steps.yaml"])
+    assert steps["train-max_depth-2-n_estimators-10"]["overrides"] == {
+        "train.max_depth": 2,
+        "train.n_estimators": 10,
+    }
+    assert "overrides" not in steps["split"]
+    root = yaml.safe_load(files["dvc.yaml"])["stages"]["iris"]
+    assert [d for d in root["deps"] if d.endswith("metrics.json")] == [
+        "outputs/iris/evaluate-max_depth-2-n_estimators-10/metrics.json",
+        "outputs/iris/evaluate-max_depth-5-n_estimators-10/metrics.json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sweep", "expected"),
+    [
+        (
+            "sweep:\n  train.depth: [2]\ngates:",
+            "pipelines/iris.yaml:23:3: error: sweep: 'train.depth' is not in this pipeline's "
+            "params (no key 'depth' in 'train')",
+        ),
+        (
+            "sweep:\n  train: [2]\ngates:",
+            "pipelines/iris.yaml:23:3: error: sweep: 'train' is a mapping; sweep single values",
+        ),
+        (
+            "sweep:\n  train.max_depth: []\ngates:",
+            "pipelines/iris.yaml:23:20: error: sweep.train.max_depth: must not be empty",
+        ),
+    ],
+)
+def test_sweep_errors(
+    example: Path, capsys: pytest.CaptureFixture[str], sweep: str, expected: str
+) -> None:
+    _without_deploy(example)
+    source = example / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("gates:", sweep))
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == expected
+
+
+def test_sweep_of_the_deployed_model_is_refused(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = example / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("gates:", SWEEP))
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "pipelines/iris.yaml:31:1: error: deploy: stage 'train' runs once per sweep variant, "
+        "so which model to deploy is ambiguous"
+    )
+
+
+def test_sweep_variant_with_invalid_options(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _without_deploy(example)
+    source = example / "pipelines/iris.yaml"
+    text = source.read_text().replace("gates:", "sweep:\n  split.test_size: [0.2, 1.5]\ngates:")
+    source.write_text(text)
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "pipelines/iris.yaml:13:40: error: stages.split.with.test_size: must be less than 1.0, "
+        "got 1.5 (variant test_size-1_5)"
+    )

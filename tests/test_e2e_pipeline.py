@@ -314,3 +314,29 @@ def test_run_with_the_dvc_lock_held(tmp_path: Path, sh: Sh) -> None:
         "  hint: wait for it to finish; if none is running, a crashed run left "
         ".dvc/tmp/lock behind: remove it and retry",
     ]
+
+
+def test_sweep_runs_every_variant_with_its_own_metrics(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "sweep"
+    _failing_project(
+        root,
+        sh,
+        "params:\n  train: {max_depth: 1, n_estimators: 5}\n"
+        "stages:\n"
+        "  ingest: {step: ingest, with: {source: 'sklearn:wine'}}\n"
+        "  split: {step: split, with: {target: cultivar, stratify: true}}\n"
+        "  train:\n"
+        "    step: train\n"
+        "    with: {estimator: sklearn.ensemble.RandomForestClassifier, params: '${train}'}\n"
+        "  evaluate: {step: evaluate, with: {metrics: [accuracy]}}\n"
+        "sweep:\n  train.max_depth: [1, 4]\n",
+    )
+    result = sh("mlops", "run", "--format", "json", cwd=root)
+    summary = json.loads(result.stdout)
+    assert sorted(summary["metrics"]) == [
+        "extra:evaluate-max_depth-1",
+        "extra:evaluate-max_depth-4",
+    ]
+    assert len(summary["ran"]) == 7  # ingest, split, 2 x (train, evaluate), root
+    meta = json.loads((root / "outputs/extra/train-max_depth-4/model/meta.json").read_text())
+    assert meta["params"]["max_depth"] == 4

@@ -24,6 +24,7 @@ from runner.config.models import CmdStage, OutFlags, StepStage
 from runner.graph import Graph, Node, build_graph, norm, out_path, stage_dir
 from runner.schemas import FILES, dumps, schema
 from runner.steps.registry import STEPS
+from runner.sweep import expand
 from runner.yamlout import dump
 
 STEP_CMD = "python -m runner.steps"
@@ -73,17 +74,21 @@ def _params_yaml(ws: Workspace) -> str:
 
 def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
     stages: dict[str, Any] = {}
-    for sname, stage in pfile.model.stages.items():
+    for sname, item in expand(pfile.model).items():
         node = graph.nodes[(pfile.name, sname)]
+        stage = item.stage
         if isinstance(stage, StepStage):
             stages[sname] = _step_stage(pfile, sname, stage, node, graph)
         else:
             stages[sname] = _cmd_stage(pfile, sname, stage, node)
+        if item.variant is not None:
+            stages[sname]["meta"]["variant"] = item.variant.name
+            stages[sname]["meta"]["sweep"] = dict(item.overrides)
     return header(pfile.doc.path) + dump({"stages": stages})
 
 
-def _meta(pfile: PipelineFile, sname: str) -> dict[str, str]:
-    line = pfile.doc.keys[("stages", sname)].line
+def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
+    line = pfile.doc.keys[("stages", node.source)].line
     return {"source": f"{pfile.doc.path}:{line}"}
 
 
@@ -117,7 +122,7 @@ def _step_stage(
         outs=outs,
         metrics=metrics,
         plots=plots,
-        meta=_meta(pfile, sname),
+        meta=_meta(pfile, node),
         desc=stage.desc,
     )
 
@@ -139,7 +144,7 @@ def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> 
         outs=[_out(o) for o in stage.outs],
         metrics=[_out(o) for o in stage.metrics],
         plots=[_out(o) for o in stage.plots],
-        meta=_meta(pfile, sname),
+        meta=_meta(pfile, node),
         desc=stage.desc,
         always_changed=stage.always_changed,
     )
@@ -196,13 +201,17 @@ def _stage(**fields: Any) -> dict[str, Any]:
 
 def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
     entries: dict[str, Any] = {}
-    for sname, stage in pfile.model.stages.items():
+    for sname, item in expand(pfile.model).items():
+        stage = item.stage
         if not isinstance(stage, StepStage):
             continue
         node = graph.nodes[(pfile.name, sname)]
         entry: dict[str, Any] = {"step": stage.step}
         if stage.with_:
             entry["with"] = stage.with_
+        if item.overrides:
+            # Applied over params.yaml before `${...}` is resolved, at run time.
+            entry["overrides"] = item.overrides
         if node.inputs:
             entry["inputs"] = dict(sorted(node.inputs.items()))
         entry["outputs"] = dict(sorted(node.outputs.items()))
@@ -300,7 +309,8 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
     """The task of the model an evaluate stage scores, when the name tells it."""
     node = graph.nodes[(pfile.name, sname)]
     model_dir = node.inputs.get("model")
-    for other, stage in pfile.model.stages.items():
+    for other, item in expand(pfile.model).items():
+        stage = item.stage
         if (
             isinstance(stage, StepStage)
             and stage.step == "train"
@@ -313,7 +323,8 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
 def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
     """Templates for the plot files an evaluate step writes (confusion matrix, curves)."""
     out: list[Any] = []
-    for sname, stage in pfile.model.stages.items():
+    for sname, item in expand(pfile.model).items():
+        stage = item.stage
         if not (isinstance(stage, StepStage) and stage.step == "evaluate"):
             continue
         task = _evaluate_task(pfile, graph, sname)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runner.config.load import Workspace
 from runner.config.models import CmdStage, StepStage
 from runner.errors import Problem
 from runner.steps.registry import STEPS
+from runner.sweep import expand
 
 OUTPUT_ROOT = "outputs"
 StageId = tuple[str, str]  # (pipeline, stage)
@@ -32,6 +33,8 @@ class Node:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     upstream: tuple[StageId, ...]
+    # The stage's name in the pipeline file (differs for a sweep variant's copy).
+    source: str = ""
 
     @property
     def id(self) -> StageId:
@@ -70,9 +73,11 @@ def build_graph(ws: Workspace) -> Graph:
     nodes: dict[StageId, Node] = {}
     for pname, pfile in ws.pipelines.items():
         doc = pfile.doc
-        stages = pfile.model.stages
+        expanded = expand(pfile.model)
+        stages = {name: item.stage for name, item in expanded.items()}
         names = list(stages)
         for index, (sname, stage) in enumerate(stages.items()):
+            source_name = expanded[sname].source
             needs = [n for n in stage.needs if n in stages and n != sname]
             inputs: dict[str, str] = {}
             outputs: dict[str, str] = {}
@@ -90,10 +95,10 @@ def build_graph(ws: Workspace) -> Graph:
                         where = "the stages under needs:" if needs else "an earlier stage"
                         problems.append(
                             doc.problem(
-                                ("stages", sname),
-                                f"stages.{sname}: step '{stage.step}' needs '{want}' from "
-                                f"{where}, and none writes it",
-                                _provider_hint(want, sname),
+                                ("stages", source_name),
+                                f"stages.{source_name}: step '{stage.step}' needs '{want}' "
+                                f"from {where}, and none writes it",
+                                _provider_hint(want, source_name),
                                 prefer_key=True,
                             )
                         )
@@ -111,7 +116,14 @@ def build_graph(ws: Workspace) -> Graph:
                 for group in (stage.outs, stage.metrics, stage.plots):
                     outs.extend(norm(out_path(o)) for o in group)
             nodes[(pname, sname)] = Node(
-                pname, sname, inputs, outputs, tuple(deps), tuple(outs), tuple(upstream)
+                pname,
+                sname,
+                inputs,
+                outputs,
+                tuple(deps),
+                tuple(outs),
+                tuple(upstream),
+                source_name,
             )
     graph = Graph(nodes, problems)
     _add_needed_outputs(graph, ws)
@@ -147,7 +159,7 @@ def _provider_hint(want: str, stage: str) -> str:
 def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
     """A custom stage reads every output of the stages it `needs:`."""
     for sid, node in list(graph.nodes.items()):
-        stage = ws.pipelines[node.pipeline].model.stages[node.name]
+        stage = ws.pipelines[node.pipeline].model.stages[node.source]
         if not isinstance(stage, CmdStage) or not stage.needs:
             continue
         extra = [
@@ -157,9 +169,7 @@ def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
             for out in graph.nodes[(node.pipeline, need)].outs
         ]
         deps = tuple(dict.fromkeys((*node.deps, *extra)))
-        graph.nodes[sid] = Node(
-            node.pipeline, node.name, node.inputs, node.outputs, deps, node.outs, node.upstream
-        )
+        graph.nodes[sid] = replace(node, deps=deps)
 
 
 def _link_by_path(graph: Graph) -> None:
@@ -174,9 +184,7 @@ def _link_by_path(graph: Graph) -> None:
         ]
         if extra:
             merged = tuple(dict.fromkeys((*node.upstream, *extra)))
-            graph.nodes[sid] = Node(
-                node.pipeline, node.name, node.inputs, node.outputs, node.deps, node.outs, merged
-            )
+            graph.nodes[sid] = replace(node, upstream=merged)
 
 
 def _check_outputs(graph: Graph, ws: Workspace) -> None:
@@ -188,11 +196,11 @@ def _check_outputs(graph: Graph, ws: Workspace) -> None:
                 if _within(out, other) or _within(other, out):
                     same = out == other
                     what = "also writes" if same else "writes an overlapping path"
-                    problems_loc = ("stages", node.name)
+                    problems_loc = ("stages", node.source)
                     graph.problems.append(
                         doc.problem(
                             problems_loc,
-                            f"stages.{node.name}: {what} '{out}'"
+                            f"stages.{node.source}: {what} '{out}'"
                             + ("" if same else f" (and '{other}')")
                             + f", already written by {owner[0]}:{owner[1]}",
                             "each output must come from exactly one stage; rename one of them",
@@ -226,8 +234,8 @@ def _check_cycles(graph: Graph, ws: Workspace) -> None:
                     doc = ws.pipelines[first[0]].doc
                     graph.problems.append(
                         doc.problem(
-                            ("stages", first[1]),
-                            f"stages.{first[1]}: dependency cycle: {shown}",
+                            ("stages", graph.nodes[first].source),
+                            f"stages.{graph.nodes[first].source}: dependency cycle: {shown}",
                             "a stage cannot depend on its own output; break the loop in "
                             "needs:, deps: or outs:",
                             prefer_key=True,

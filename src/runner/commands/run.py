@@ -89,18 +89,20 @@ def _metrics(ws: Workspace, chosen: list[str]) -> dict[str, dict[str, Any]]:
     """Headline metrics of each pipeline, from its metrics files."""
     graph = build_graph(ws)
     out: dict[str, dict[str, Any]] = {}
-    for node in graph.nodes.values():
-        if node.pipeline not in chosen:
-            continue
-        path = node.outputs.get("metrics")
-        if path is None:
-            continue
+    scored = [n for n in graph.nodes.values() if n.pipeline in chosen and "metrics" in n.outputs]
+    per_pipeline: dict[str, int] = {}
+    for node in scored:
+        per_pipeline[node.pipeline] = per_pipeline.get(node.pipeline, 0) + 1
+    for node in scored:
+        path = node.outputs["metrics"]
+        # One line per pipeline, or per evaluate stage (each sweep variant) when several.
+        key = node.pipeline if per_pipeline[node.pipeline] == 1 else f"{node.pipeline}:{node.name}"
         try:
             values = json.loads((ws.root / Path(path)).read_text("utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(values, dict):
-            out.setdefault(node.pipeline, {}).update(
+            out.setdefault(key, {}).update(
                 {k: v for k, v in values.items() if isinstance(v, (int, float))}
             )
     return out

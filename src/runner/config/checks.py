@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -20,6 +21,7 @@ from runner.errors import Problem, did_you_mean
 from runner.graph import build_graph, out_path
 from runner.steps.options import KNOWN_METRICS, SKLEARN_DATASETS
 from runner.steps.registry import STEPS
+from runner.sweep import affected, variants, with_overrides
 from runner.yamlio import Document, Loc
 
 # One rule for every name that becomes a DVC stage name, a git tag part, a
@@ -172,8 +174,108 @@ def _check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
             out += _check_step(ws, doc, pipe.params, sname, stage)
         else:
             out += _check_cmd(ws, doc, pipe.params, sname, stage)
+    sweep_problems = _check_sweep(pfile)
+    out += sweep_problems
+    if pipe.sweep and not sweep_problems and not out:
+        # Options must be valid at every point of the grid, not only at the defaults.
+        seen = {(p.line, p.message) for p in out}
+        for variant in variants(pipe.sweep):
+            params = with_overrides(pipe.params, variant.values)
+            for sname in affected(pipe):
+                stage = stages[sname]
+                assert isinstance(stage, StepStage)
+                for problem in _check_step(ws, doc, params, sname, stage):
+                    if (problem.line, problem.message) not in seen:
+                        seen.add((problem.line, problem.message))
+                        out.append(
+                            replace(problem, message=f"{problem.message} (variant {variant.name})")
+                        )
     out += _check_gates(ws, pfile)
     out += _check_deploy(ws, pfile)
+    return out
+
+
+def _check_sweep(pfile: PipelineFile) -> list[Problem]:
+    doc, pipe = pfile.doc, pfile.model
+    out: list[Problem] = []
+    for key in pipe.sweep:
+        loc: Loc = ("sweep", key)
+        try:
+            value = interp.lookup(pipe.params, key)
+        except interp.RefError as exc:
+            out.append(
+                doc.problem(
+                    loc,
+                    f"sweep: '{key}' is not in this pipeline's params ({exc.reason})",
+                    "sweep keys are dotted paths into params:, e.g. train.max_depth",
+                    prefer_key=True,
+                )
+            )
+            continue
+        if isinstance(value, (dict, list)):
+            out.append(
+                doc.problem(
+                    loc,
+                    f"sweep: '{key}' is a {'mapping' if isinstance(value, dict) else 'list'}; "
+                    "sweep single values",
+                    f"sweep keys below it instead, e.g. {key}.<name>",
+                    prefer_key=True,
+                )
+            )
+    if out or not pipe.sweep:
+        return out
+    swept = affected(pipe)
+    first_key: Loc = ("sweep", next(iter(pipe.sweep)))
+    for sname in swept:
+        if isinstance(pipe.stages[sname], CmdStage):
+            out.append(
+                doc.problem(
+                    first_key,
+                    f"sweep: stage '{sname}' is a cmd stage; sweeps run built-in steps only",
+                    "read the swept params from a built-in step, or list each variant as "
+                    "its own stage",
+                    prefer_key=True,
+                )
+            )
+    deploy = pipe.deploy
+    if deploy is not None:
+        trains = [
+            s for s, st in pipe.stages.items() if isinstance(st, StepStage) and st.step == "train"
+        ]
+        deployed = deploy.stage or (trains[-1] if trains else None)
+        if deployed in swept:
+            out.append(
+                doc.problem(
+                    ("deploy",),
+                    f"deploy: stage '{deployed}' runs once per sweep variant, so which model "
+                    "to deploy is ambiguous",
+                    "deploy from a train stage outside the sweep, or drop deploy: while "
+                    "exploring with a sweep",
+                    prefer_key=True,
+                )
+            )
+    for variant in variants(pipe.sweep):
+        for sname in swept:
+            name = f"{sname}-{variant.name}"
+            if name in pipe.stages:
+                out.append(
+                    doc.problem(
+                        ("stages", name),
+                        f"stages.{name}: clashes with the sweep copy of '{sname}' for "
+                        f"variant {variant.name}",
+                        "rename the stage",
+                        prefer_key=True,
+                    )
+                )
+            elif name_problem(name):
+                out.append(
+                    doc.problem(
+                        first_key,
+                        f"sweep: variant stage name '{name}' {name_problem(name)}",
+                        "use shorter param names or values",
+                        prefer_key=True,
+                    )
+                )
     return out
 
 

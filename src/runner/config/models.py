@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 from runner.targets.registry import TARGET_KINDS
 
@@ -185,11 +194,16 @@ class Deploy(Strict):
     stage: str | None = None
 
 
+SweepValue = Union[StrictBool, StrictInt, Finite, str]  # noqa: UP007
+
+
 class Pipeline(Strict):
     """`pipelines/<name>.yaml`."""
 
     description: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # Dotted param key -> the values to try; one variant per point of the grid.
+    sweep: dict[str, Annotated[list[SweepValue], Field(min_length=1)]] = Field(default_factory=dict)
     stages: dict[str, Stage] = Field(min_length=1)
     gates: Gates | None = None
     deploy: Deploy | None = None

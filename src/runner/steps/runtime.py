@@ -37,6 +37,10 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         raise UsageError(f"{steps_file}: no built-in stage '{stage}'", "run `mlops compile`")
     entry = entries[stage]
     params = (_read_yaml(root / "params.yaml") or {}).get(pipeline) or {}
+    if entry.get("overrides"):
+        from runner.sweep import with_overrides
+
+        params = with_overrides(params, entry["overrides"])
     try:
         resolved = interp.resolve(entry.get("with") or {}, params)
     except interp.RefError as exc:
