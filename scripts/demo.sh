@@ -11,4 +11,7 @@ step() { printf '\n==> %s\n' "$*"; "$@"; }
 step mlops init "$demo"
 cd "$demo"
 step mlops validate
+step mlops compile
+step mlops run
+step dvc metrics show
 printf '\nThe example project is in %s\n' "$demo"

@@ -10,4 +10,5 @@ PY=${PYTHON:-python3}
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/mlops validate
+.venv/bin/mlops compile --check
 .venv/bin/python -m pytest "$@"
