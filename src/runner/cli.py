@@ -86,6 +86,37 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="compare with this git ref (default: origin/<ci.main_branch>, else the main branch)",
+    )
+
+
+def _gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline to gate")
+    p.add_argument(
+        "--baseline",
+        metavar="ENV|REF",
+        help="compare with what this environment runs, or with this git ref "
+        "(default: gates.baseline)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="base branch whose rules hold if this branch loosens them "
+        "(default: the PR's base in CI, else origin/<main branch>, else <main branch>)",
+    )
+    p.add_argument("--json", dest="json_path", metavar="FILE", help="also write the report as JSON")
+    p.add_argument(
+        "--markdown",
+        dest="markdown_path",
+        metavar="FILE",
+        help="also write the report as Markdown (for a PR comment or job summary)",
+    )
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -123,6 +154,16 @@ VERBS: tuple[Verb, ...] = (
         _compile_args,
     ),
     Verb(
+        "plan",
+        "show what a branch changes and which stages will re-run, and why",
+        "Compare the project with a base ref: pipelines, stages, params, gate rules, "
+        "environments and deployments added, removed or changed, and which DVC stages will "
+        "re-run because a command, dependency or param changed. Markdown for a PR comment.",
+        ("mlops plan", "mlops plan --base origin/main --format markdown >> $GITHUB_STEP_SUMMARY"),
+        _plan_args,
+        formats=("text", "markdown", "json"),
+    ),
+    Verb(
         "run",
         "reproduce pipelines through DVC, with progress and a summary",
         "Compile if the YAML changed, then run `dvc repro` for the chosen pipelines: "
@@ -131,6 +172,21 @@ VERBS: tuple[Verb, ...] = (
         "stage fails, with its cause and a hint.",
         ("mlops run", "mlops run iris", "mlops run --format json > run.json"),
         _run_args,
+    ),
+    Verb(
+        "gate",
+        "check a pipeline's metrics against its rules and baseline",
+        "Evaluate the pipeline's gate rules on the metrics of the last run: absolute bounds, "
+        "and changes against a baseline read from git (what an environment runs, or a ref). "
+        "Rules loosened on a branch are held to the base branch's value until merged. Exits 0 "
+        "when the gate passes, 1 when it fails, 2 on a configuration error.",
+        (
+            "mlops gate iris",
+            "mlops gate iris --baseline origin/main",
+            "mlops gate iris --markdown report.md --json report.json",
+        ),
+        _gate_args,
+        formats=("text", "json", "markdown"),
     ),
     Verb(
         "schema",

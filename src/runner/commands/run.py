@@ -11,6 +11,8 @@ from runner import generated
 from runner.commands.validate import project_root
 from runner.config.load import Workspace, load_workspace
 from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.fsutil import write_atomic
+from runner.gating import LAST_RUN
 from runner.graph import build_graph
 from runner.repro import Event, explain_failure, reproduce
 
@@ -44,6 +46,8 @@ def run(
         "seconds": round(outcome.seconds, 1),
         "metrics": _metrics(ws, chosen) if outcome.returncode == 0 else {},
     }
+    # `mlops gate` reports which stages ran and which came from the cache.
+    write_atomic(ws.root / LAST_RUN, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if format == "json":
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     elif format == "text":

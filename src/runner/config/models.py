@@ -185,6 +185,9 @@ class Gates(Strict):
     # What change rules do when there is no baseline yet.
     no_baseline: Literal["fail", "absolute-only", "pass"] = "fail"
     rules: list[Rule] = Field(default_factory=list)
+    # With a sweep: the metric that picks the best passing variant.
+    select: str | None = None
+    select_direction: Direction | None = None
 
 
 class Deploy(Strict):

@@ -1,0 +1,52 @@
+"""`mlops gate PIPELINE`: evaluate the pipeline's rules; exit 0 pass, 1 fail."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from runner import report as render
+from runner.commands.validate import project_root
+from runner.config.load import load_workspace
+from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.fsutil import write_atomic
+from runner.gating import default_base, gate_pipeline
+
+
+def run(
+    *,
+    project: str | None,
+    format: str,
+    pipeline: str,
+    baseline: str | None,
+    base: str | None,
+    json_path: str | None,
+    markdown_path: str | None,
+) -> int:
+    ws = load_workspace(project_root(project))
+    if pipeline not in ws.pipelines:
+        raise UsageError(
+            f"no pipeline named '{pipeline}'{did_you_mean(pipeline, list(ws.pipelines))}",
+            f"pipelines: {', '.join(ws.pipelines) or 'none'}",
+        )
+    base_ref = base if base is not None else default_base(ws)
+    result = gate_pipeline(ws, ws.pipelines[pipeline], baseline_spec=baseline, base_ref=base_ref)
+    if json_path:
+        write_atomic(Path(json_path), json.dumps(render.as_json(result), indent=2) + "\n")
+    if markdown_path:
+        write_atomic(Path(markdown_path), render.markdown(result))
+    if format == "json":
+        sys.stdout.write(json.dumps(render.as_json(result), indent=2) + "\n")
+    elif format == "markdown":
+        sys.stdout.write(render.markdown(result))
+    else:
+        sys.stdout.write(render.text(result))
+    if not result.passed:
+        failed = result.verdict.failed
+        first = f"{failed[0].metric} {failed[0].rule}: {failed[0].reason}" if failed else ""
+        raise CheckFailed(
+            f"gate failed for {pipeline}" + (f": {first}" if first else ""),
+            "see the table above; fix the model or the data, not the rule",
+        )
+    return 0
