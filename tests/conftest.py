@@ -93,3 +93,37 @@ def example(tmp_path: Path) -> Iterator[Path]:
         yield root
     finally:
         os.chdir(old)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # Fixed dates make commit ids, and so golden reports, reproducible.
+        "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
+    }
+    for var in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{var}_NAME"] = "Test User"
+        env[f"GIT_{var}_EMAIL"] = "test@example.com"
+    return env
+
+
+class Sh:
+    def __init__(self, home: Path) -> None:
+        self.env = _env(home)
+
+    def __call__(
+        self, *cmd: str, cwd: Path, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,44 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import build_tree
+from conftest import Sh, build_tree
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 METRICS = "outputs/iris/evaluate/metrics.json"
 MODEL = "outputs/iris/train/model/model.skops"
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    for var in ("AUTHOR", "COMMITTER"):
-        env[f"GIT_{var}_NAME"] = "Test User"
-        env[f"GIT_{var}_EMAIL"] = "test@example.com"
-    return env
-
-
-class Sh:
-    def __init__(self, home: Path) -> None:
-        self.env = _env(home)
-
-    def __call__(
-        self, *cmd: str, cwd: Path, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            list(cmd), cwd=cwd, env=self.env, capture_output=True, text=True, check=False
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
 
 
 @pytest.fixture(scope="module")

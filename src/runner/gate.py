@@ -232,16 +232,17 @@ def _check(
     cand, why = _value(candidate, lim.metric)
     if cand is None:
         return done("fail", f"candidate: {why}")
-    if lim.bound == "min":
-        ok = cand >= lim.value - EPSILON
-        return done(
-            "pass" if ok else "fail", f"{_num(cand)} {'>=' if ok else '<'} {_num(lim.value)}", cand
-        )
-    if lim.bound == "max":
-        ok = cand <= lim.value + EPSILON
-        return done(
-            "pass" if ok else "fail", f"{_num(cand)} {'<=' if ok else '>'} {_num(lim.value)}", cand
-        )
+    if lim.bound in ABSOLUTE:
+        # The baseline is shown for context; absolute bounds do not depend on it.
+        context = None if baseline.broken else _value(baseline.metrics, lim.metric)[0]
+        context_delta = None if context is None else cand - context
+        if lim.bound == "min":
+            ok = cand >= lim.value - EPSILON
+            reason = f"{_num(cand)} {'>=' if ok else '<'} {_num(lim.value)}"
+        else:
+            ok = cand <= lim.value + EPSILON
+            reason = f"{_num(cand)} {'<=' if ok else '>'} {_num(lim.value)}"
+        return done("pass" if ok else "fail", reason, cand, context, context_delta)
     # Change rules need a baseline.
     if baseline.broken:
         return done("fail", f"baseline unavailable: {baseline.reason}", cand)

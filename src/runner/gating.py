@@ -184,7 +184,8 @@ def gate_pipeline(
         verdicts[next(iter(verdicts))],
         base_ref,
         candidates=candidates,
-        notes=[*notes, *held],
+        # Notes on held bounds travel with the checks; keep the others (policy, base file).
+        notes=[*notes, *(n for n in held if n not in verdicts[next(iter(verdicts))].notes)],
     )
     if "" not in groups:  # a sweep: pick the best passing variant
         report.variants = verdicts

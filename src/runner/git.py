@@ -55,3 +55,35 @@ def tags(cwd: Path, pattern: str) -> list[str]:
     """Tag names matching a glob `pattern` (e.g. `iris-classifier@v*`)."""
     result = proc.run(["git", "tag", "--list", pattern], cwd=cwd, check=False)
     return result.stdout.split() if result.returncode == 0 else []
+
+
+def merge_base(cwd: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of `a` and `b`, or None (unrelated, or a shallow clone)."""
+    result = proc.run(["git", "merge-base", a, b], cwd=cwd, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _paths(cwd: Path, cmd: list[str], paths: list[str]) -> list[str]:
+    # Literal pathspecs: a dependency named `data[1].csv` is a path, not a pattern;
+    # -z: names come back unquoted, whatever characters they hold.
+    if not paths:
+        return []
+    argv = ["git", "--literal-pathspecs", cmd[0], "-z", *cmd[1:], "--", *paths]
+    result = proc.run(argv, cwd=cwd)
+    return [path for path in result.stdout.split("\0") if path]
+
+
+def files_at(cwd: Path, ref: str, paths: list[str]) -> list[str]:
+    """Files at `ref` that are, or are inside, `paths` (relative to `cwd`, as is the answer)."""
+    return _paths(cwd, ["ls-tree", "-r", "--name-only", ref], paths)
+
+
+def tracked_files(cwd: Path, paths: list[str], *, untracked: bool = False) -> list[str]:
+    """Files in the index under `paths`; with `untracked`, the new files git does not ignore."""
+    options = ["--others", "--exclude-standard"] if untracked else []
+    return _paths(cwd, ["ls-files", *options], paths)
+
+
+def changed_files(cwd: Path, ref: str, paths: list[str]) -> list[str]:
+    """Tracked files under `paths` whose work-tree content differs from `ref`."""
+    return _paths(cwd, ["diff", "--name-only", "--relative", "--no-renames", ref], paths)

@@ -1,0 +1,151 @@
+"""`mlops plan [--base REF]`: what a branch changes, and which stages re-run and why."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+
+from runner.commands.validate import project_root
+from runner.config.load import load_workspace
+from runner.plan import ABSENT, Change, Item, Plan, Run, build_plan, resolve_base, show
+
+MARK = {"added": "+", "removed": "-", "changed": "~"}
+RUN_WORDS = {"rerun": "re-runs", "maybe": "may re-run", "unchanged": "unchanged"}
+# (title, markdown columns) of each section, in report order.
+TITLES = {
+    "pipelines": ("pipelines", ("pipeline", "change")),
+    "stages": ("stages", ("stage", "change")),
+    "params": ("params", ("param", "base", "branch")),
+    "options": ("step options", ("stage", "option", "base", "branch")),
+    "gates": ("gate rules", ("pipeline", "rule", "base", "branch")),
+    "environments": ("environments", ("environment", "change", "base", "branch")),
+    "deployments": ("deployments", ("environment/model", "base", "branch")),
+    "settings": ("settings", ("setting", "base", "branch")),
+}
+
+
+def run(*, project: str | None, format: str, base: str | None) -> int:
+    ws = load_workspace(project_root(project))
+    ref, commit = resolve_base(ws.root, base, ws.project.ci.main_branch)
+    plan = build_plan(ws, ref, commit)
+    if format == "json":
+        sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
+    elif format == "markdown":
+        sys.stdout.write(markdown(plan))
+    else:
+        sys.stdout.write(text(plan))
+    return 0
+
+
+def _entries(plan: Plan, section: str) -> list[tuple[str, str, Change | None]]:
+    """(mark, name, change) rows of a section; change is None for a whole item."""
+    rows: list[tuple[str, str, Change | None]] = []
+    for entry in getattr(plan, section):
+        if isinstance(entry, Change):
+            rows.append((MARK[entry.status], entry.key, entry))
+        elif isinstance(entry, Item) and entry.changes:
+            rows += [(MARK[c.status], entry.name, c) for c in entry.changes]
+        elif isinstance(entry, Item):
+            rows.append((MARK[entry.status], entry.name, None))
+    return rows
+
+
+# ---------------------------------------------------------------------- text
+
+
+def text(plan: Plan) -> str:
+    """The plan for a terminal: one line per change, then every stage's prediction."""
+    lines = [f"plan: {plan.base} ({plan.commit[:7]}) -> work tree", plan.summary()]
+    if plan.note:
+        lines.append(f"note: {plan.note}")
+    for section, (title, _) in TITLES.items():
+        rows = [_text_row(plan, section, *row) for row in _entries(plan, section)]
+        if rows:
+            lines += ["", title, *rows]
+    if plan.runs:
+        lines += ["", "re-runs", *_text_runs(plan.runs)]
+    return "\n".join(lines) + "\n"
+
+
+def _text_row(plan: Plan, section: str, mark: str, name: str, change: Change | None) -> str:
+    if change is None:
+        item = next(i for i in getattr(plan, section) if isinstance(i, Item) and i.name == name)
+        return f"  {mark} {name}" + (f": {', '.join(item.fields)}" if item.fields else "")
+    key = "" if change.key == name else f" {change.key}"
+    note = f" ({change.note})" if change.note else ""
+    return f"  {mark} {name}{key}: {show(change.old)} -> {show(change.new)}{note}"
+
+
+def _text_runs(runs: Iterable[Run]) -> list[str]:
+    runs = list(runs)
+    width = max(len(r.stage) for r in runs)
+    lines = []
+    for r in runs:
+        head = f"  {r.stage:<{width}}  {RUN_WORDS[r.status]:<10}"
+        reasons = [x.text() for x in r.reasons] or [""]
+        lines.append(f"{head}  {reasons[0]}".rstrip())
+        lines += [f"{'':<{len(head)}}  {reason}" for reason in reasons[1:]]
+    return lines
+
+
+# ------------------------------------------------------------------ markdown
+
+
+def _code(value: str) -> str:
+    fence = "``" if "`" in value else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def _value(value: object) -> str:
+    return "—" if value is ABSENT else _code(show(value))
+
+
+def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    cols = list(columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _md_row(plan: Plan, section: str, name: str, change: Change | None) -> list[str]:
+    if change is None:
+        item = next(i for i in getattr(plan, section) if isinstance(i, Item) and i.name == name)
+        what = f"{item.status}: {', '.join(item.fields)}" if item.fields else item.status
+        extra = ["", ""] if section == "environments" else []
+        return [_code(name), what, *extra]
+    new = _value(change.new) + (f" **{change.note}**" if change.note else "")
+    if section in ("params", "deployments", "settings"):
+        return [_code(change.key), _value(change.old), new]
+    return [_code(name), change.key, _value(change.old), new]
+
+
+def markdown(plan: Plan) -> str:
+    """The plan for a pull-request comment: summary first, then one table per section."""
+    lines = [
+        "## mlops plan",
+        "",
+        f"**{plan.summary()}** (base `{plan.base}` at `{plan.commit[:7]}`)",
+    ]
+    if plan.note:
+        lines += ["", f"> {plan.note}"]
+    for section, (title, columns) in TITLES.items():
+        rows = [_md_row(plan, section, name, c) for _, name, c in _entries(plan, section)]
+        if rows:
+            lines += ["", f"### {title.capitalize()}", "", *_table(columns, rows)]
+    moving = [r for r in plan.runs if r.status != "unchanged"]
+    if moving:
+        rows = [
+            [_code(r.stage), RUN_WORDS[r.status], "; ".join(x.text() for x in r.reasons)]
+            for r in moving
+        ]
+        lines += ["", "### Stages that re-run", "", *_table(("stage", "status", "why"), rows)]
+    still = [_code(r.stage) for r in plan.runs if r.status == "unchanged"]
+    if still:
+        lines += ["", f"Unchanged: {', '.join(still)}."]
+    return "\n".join(lines) + "\n"
