@@ -201,6 +201,7 @@ gates:"""
 def _without_deploy(root: Path) -> None:
     source = root / "pipelines/iris.yaml"
     text = source.read_text()
+    text = text.replace("baseline: production", "baseline: origin/main")
     source.write_text(text[: text.index("deploy:")])
     (root / "deployments.yaml").write_text("staging: {}\n")
 

@@ -140,3 +140,16 @@ def test_loosened_rule_is_held_to_the_base_value(
     # Once merged, the looser rule is the base's own and takes effect.
     code, _, output = _gate(sh, repo, "--base", "loosen")
     assert code == 0, output
+
+
+def test_stale_metrics_fail_every_rule(repo: Path, sh: Sh) -> None:
+    sh("git", "checkout", "-q", "main", cwd=repo)
+    path = repo / "pipelines/iris.yaml"
+    path.write_text(path.read_text().replace("n_estimators: ", "n_estimators: 3", 1))
+    sh("mlops", "compile", cwd=repo)
+    code, _, output = _gate(sh, repo)
+    assert code == 1
+    assert "candidate unavailable: stages changed since they last ran (" in output
+    assert "pipelines/iris/dvc.yaml:train" in output
+    assert "a stage failed or `mlops run` was not run" in output
+    sh("git", "checkout", "-q", ".", cwd=repo)

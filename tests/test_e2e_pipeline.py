@@ -296,7 +296,8 @@ def test_sweep_runs_every_variant_with_its_own_metrics(tmp_path: Path, sh: Sh) -
         "    step: train\n"
         "    with: {estimator: sklearn.ensemble.RandomForestClassifier, params: '${train}'}\n"
         "  evaluate: {step: evaluate, with: {metrics: [accuracy]}}\n"
-        "sweep:\n  train.max_depth: [1, 4]\n",
+        "sweep:\n  train.max_depth: [1, 4]\n"
+        "gates:\n  select: accuracy\n  rules: [{metric: accuracy, min: 0.5}]\n",
     )
     result = sh("mlops", "run", "--format", "json", cwd=root)
     summary = json.loads(result.stdout)
@@ -307,3 +308,8 @@ def test_sweep_runs_every_variant_with_its_own_metrics(tmp_path: Path, sh: Sh) -
     assert len(summary["ran"]) == 7  # ingest, split, 2 x (train, evaluate), root
     meta = json.loads((root / "outputs/extra/train-max_depth-4/model/meta.json").read_text())
     assert meta["params"]["max_depth"] == 4
+    gate = sh("mlops", "gate", "extra", "--format", "json", cwd=root)
+    report = json.loads(gate.stdout)
+    accuracy = {k: v["metrics"]["accuracy"] for k, v in report["variants"].items()}
+    assert report["selected"] == max(accuracy, key=lambda k: accuracy[k])
+    assert report["passed"] is True

@@ -292,6 +292,7 @@ def test_no_project_at_the_base(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_source_dependencies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw = "a,b\n1,2\n"
+    md5 = hashlib.md5(raw.encode()).hexdigest()
     files = dict(example_files())
     files[".gitignore"] += "/data/\n"
     files |= {
@@ -301,7 +302,7 @@ def test_source_dependencies(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         # What `dvc repro` recorded at the base for the file git does not track.
         "pipelines/score/dvc.lock": (
             "schema: '2.0'\nstages:\n  prep:\n    cmd: python prep.py\n    deps:\n"
-            f"    - path: data/raw.csv\n      hash: md5\n      md5: {hashlib.md5(raw.encode()).hexdigest()}\n"
+            f"    - path: data/raw.csv\n      hash: md5\n      md5: {md5}\n"
         ),
     }
     root = new_repo(tmp_path / "repo", files)
@@ -408,3 +409,53 @@ def test_markdown_matches_golden_file(
     edit(repo, "deployments.yaml", "production: {}", "production: {iris-classifier: v0.1.0}")
     build_tree(repo, {"pipelines/wine.yaml": WINE})
     golden("plan/example.md", plan(repo, capsys, "--format", "markdown"))
+
+
+def test_a_renamed_pipeline_is_removed_and_added(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "mv", "pipelines/iris.yaml", "pipelines/flower.yaml")
+    data = plan_json(repo, capsys)
+    assert data["pipelines"] == [
+        {"name": "flower", "status": "added"},
+        {"name": "iris", "status": "removed"},
+    ]
+    assert [(s["name"], s["status"]) for s in data["stages"]][-5:] == [
+        ("iris:ingest", "removed"),
+        ("iris:split", "removed"),
+        ("iris:train", "removed"),
+        ("iris:evaluate", "removed"),
+        ("iris", "removed"),
+    ]
+    assert list(runs(data)) == [
+        "flower:ingest",
+        "flower:split",
+        "flower:train",
+        "flower:evaluate",
+        "flower",
+    ]
+
+
+def test_a_changed_custom_stage(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_tree(repo, {"pipelines/score.yaml": SCORE, "prep.py": "", "fit.py": "", "util.py": ""})
+    commit(repo, "score")
+    edit(repo, "pipelines/score.yaml", "cmd: python prep.py", "cmd: python prep.py --fast")
+    edit(repo, "pipelines/score.yaml", "deps: [prep.py,", "deps: [prep.py, util.py,")
+    edit(repo, "pipelines/score.yaml", "outs: [outputs/score/model.pkl]", "outs: [outputs/score/m]")
+    data = plan_json(repo, capsys, "--base", "HEAD")
+    assert data["stages"] == [
+        {"name": "score:prep", "status": "changed", "fields": ["cmd", "deps"]},
+        {"name": "score:fit", "status": "changed", "fields": ["outs"]},
+        {"name": "score", "status": "changed", "fields": ["deps"]},
+    ]
+    assert runs(data)["score:prep"] == (
+        "rerun",
+        [
+            "cmd changed",
+            "deps changed (+util.py)",
+            "dep data/raw.csv: cannot tell (not in git, no dvc.lock hash)",
+        ],
+    )
+    assert runs(data)["score:fit"][1][0] == (
+        "outs changed (+outputs/score/m, -outputs/score/model.pkl)"
+    )

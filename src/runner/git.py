@@ -31,20 +31,6 @@ def show(cwd: Path, ref: str, path: str) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def ls_tree(cwd: Path, ref: str, folder: str) -> list[str]:
-    """Paths of the files directly inside `folder` at `ref`."""
-    result = proc.run(
-        ["git", "ls-tree", "--name-only", f"{ref}:{folder}"]
-        if folder
-        else ["git", "ls-tree", "--name-only", ref],
-        cwd=cwd,
-        check=False,
-    )
-    if result.returncode != 0:
-        return []
-    return [f"{folder}/{name}" if folder else name for name in result.stdout.splitlines()]
-
-
 def prefix(cwd: Path) -> str:
     """The path of `cwd` inside its work tree ('' at the top), for `git show REF:path`."""
     result = proc.run(["git", "rev-parse", "--show-prefix"], cwd=cwd, check=False)

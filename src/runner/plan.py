@@ -9,6 +9,7 @@ is, uncommitted edits included. Nothing here prints: `commands/plan.py` does.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -176,7 +177,9 @@ class Plan:
             *_count(len(self.params), "param", "changed"),
             *_count(sum(len(i.changes) for i in self.options), "step option", "changed"),
             *_count(looser, "gate bound", "loosened"),
-            *_count(len(gate_changes) - looser, "other gate change", ""),
+            *_count(
+                len(gate_changes) - looser, "other gate change" if looser else "gate change", ""
+            ),
             *_count_items(self.environments, "environment"),
             *_count(len(self.deployments), "deployment", "changed"),
             *_count(len(self.settings), "setting", "changed"),
@@ -240,6 +243,8 @@ def resolve_base(root: Path, base: str | None, main_branch: str) -> tuple[str, s
             f"{root} is not in a git repository; plan compares the project with a git ref",
             "run it in a clone of the project's repository",
         )
+    if base is not None and base.startswith("-"):
+        raise UsageError(f"--base {base}: not a ref", "pass a branch, tag or commit id")
     for ref in [base] if base is not None else [f"origin/{main_branch}", main_branch]:
         commit = git.rev_parse(root, ref)
         if commit is not None:
@@ -259,7 +264,6 @@ def load_base(root: Path, commit: str) -> tuple[Workspace | None, str | None]:
     files = {PROJECT_FILE: git.show(root, commit, prefix + PROJECT_FILE)}
     if files[PROJECT_FILE] is None:
         return None, f"no {PROJECT_FILE} at the base: everything is new"
-    # (git.ls_tree lists nothing when run below the top of the work tree.)
     for rel in git.files_at(root, commit, [PIPELINES_DIR]):
         if rel.count("/") == 1 and rel.endswith((".yaml", ".yml")):
             files[rel] = git.show(root, commit, prefix + rel)
@@ -495,9 +499,12 @@ def _out_paths(body: Mapping[str, Any]) -> list[str]:
     return [e if isinstance(e, str) else next(iter(e)) for e in entries]
 
 
-def _delta(before: Iterable[str], after: Iterable[str]) -> str:
+def _delta(before: Iterable[str], after: Iterable[str], shown: int = 4) -> str:
+    """`+added, -removed` paths or keys; past `shown` of them, how many more."""
     b, a = set(before), set(after)
-    return ", ".join([*(f"+{p}" for p in sorted(a - b)), *(f"-{p}" for p in sorted(b - a))])
+    items = [*(f"+{p}" for p in sorted(a - b)), *(f"-{p}" for p in sorted(b - a))]
+    more = len(items) - shown if len(items) > shown + 1 else 0
+    return ", ".join(items[: len(items) - more]) + (f" and {more} more" if more else "")
 
 
 def _tracked(body: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -591,16 +598,32 @@ class _Sources:
         return next((d for d in deps if isinstance(d, Mapping) and d.get("path") == path), None)
 
 
+def _writers(dep: str, writer: Mapping[str, str], outs: list[str]) -> set[str]:
+    """The stages that write `dep`, a folder holding it, or something inside it."""
+    if dep in ("", "."):
+        return set(writer.values())
+    parts = dep.split("/")
+    found = {
+        writer[p] for p in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)) if p in writer
+    }
+    index = bisect.bisect_left(outs, f"{dep}/")
+    while index < len(outs) and outs[index].startswith(f"{dep}/"):
+        found.add(writer[outs[index]])
+        index += 1
+    return found
+
+
 def _upstream(stages: Mapping[str, _Stage]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """For each stage: the stages whose outputs it reads, and the deps no stage writes."""
-    writers = [(out, sid) for sid, st in stages.items() for out in _out_paths(st.body)]
+    writer = {out: sid for sid, st in stages.items() for out in _out_paths(st.body)}
+    outs = sorted(writer)
     upstream: dict[str, list[str]] = {}
     sources: dict[str, list[str]] = {}
     for sid, stage in stages.items():
-        deps = list(stage.body.get("deps") or [])
-        hits = [(d, w) for d in deps for o, w in writers if _inside(d, o) or _inside(o, d)]
-        upstream[sid] = [w for w in stages if w != sid and any(w == x for _, x in hits)]
-        sources[sid] = [d for d in deps if all(d != x for x, _ in hits)]
+        hits = {dep: _writers(dep, writer, outs) for dep in stage.body.get("deps") or []}
+        ups = set().union(*hits.values()) - {sid}
+        upstream[sid] = [other for other in stages if other in ups]
+        sources[sid] = [dep for dep, found in hits.items() if not found]
     return upstream, sources
 
 
@@ -640,9 +663,12 @@ def _runs(old: _Side, new: _Side, root: Path, commit: str) -> list[Run]:
     runs: dict[str, Run] = {}
     for sid in _topological(list(new.stages), upstream):
         reasons = _own_reasons(old, new, sid, sources[sid], files)
-        for up in upstream[sid] if sid in old.stages else ():  # a new stage just runs
-            if runs[up].status != "unchanged":
-                reasons.append(Reason("upstream", up, certain=runs[up].status == "rerun"))
+        ups = [runs[u] for u in upstream[sid] if u in runs] if sid in old.stages else []
+        reasons += [  # a new stage just runs, whatever its upstream does
+            Reason("upstream", up.stage, certain=up.status == "rerun")
+            for up in ups
+            if up.status != "unchanged"
+        ]
         certain = any(r.certain for r in reasons)
         status: RunStatus = "rerun" if certain else "maybe" if reasons else "unchanged"
         runs[sid] = Run(sid, status, tuple(reasons))

@@ -26,6 +26,7 @@ TITLES = {
 
 
 def run(*, project: str | None, format: str, base: str | None) -> int:
+    """Print the plan of the work tree against `base` (default: the main branch)."""
     ws = load_workspace(project_root(project))
     ref, commit = resolve_base(ws.root, base, ws.project.ci.main_branch)
     plan = build_plan(ws, ref, commit)
@@ -38,16 +39,19 @@ def run(*, project: str | None, format: str, base: str | None) -> int:
     return 0
 
 
-def _entries(plan: Plan, section: str) -> list[tuple[str, str, Change | None]]:
-    """(mark, name, change) rows of a section; change is None for a whole item."""
-    rows: list[tuple[str, str, Change | None]] = []
+Entry = tuple[str, str, Item | None, Change | None]
+
+
+def _entries(plan: Plan, section: str) -> list[Entry]:
+    """(mark, name, item, change) rows of a section: one per change, else one per item."""
+    rows: list[Entry] = []
     for entry in getattr(plan, section):
         if isinstance(entry, Change):
-            rows.append((MARK[entry.status], entry.key, entry))
-        elif isinstance(entry, Item) and entry.changes:
-            rows += [(MARK[c.status], entry.name, c) for c in entry.changes]
-        elif isinstance(entry, Item):
-            rows.append((MARK[entry.status], entry.name, None))
+            rows.append((MARK[entry.status], entry.key, None, entry))
+        elif entry.changes:
+            rows += [(MARK[c.status], entry.name, entry, c) for c in entry.changes]
+        else:
+            rows.append((MARK[entry.status], entry.name, entry, None))
     return rows
 
 
@@ -60,7 +64,7 @@ def text(plan: Plan) -> str:
     if plan.note:
         lines.append(f"note: {plan.note}")
     for section, (title, _) in TITLES.items():
-        rows = [_text_row(plan, section, *row) for row in _entries(plan, section)]
+        rows = [_text_row(*row) for row in _entries(plan, section)]
         if rows:
             lines += ["", title, *rows]
     if plan.runs:
@@ -68,9 +72,9 @@ def text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text_row(plan: Plan, section: str, mark: str, name: str, change: Change | None) -> str:
+def _text_row(mark: str, name: str, item: Item | None, change: Change | None) -> str:
     if change is None:
-        item = next(i for i in getattr(plan, section) if isinstance(i, Item) and i.name == name)
+        assert item is not None
         return f"  {mark} {name}" + (f": {', '.join(item.fields)}" if item.fields else "")
     key = "" if change.key == name else f" {change.key}"
     note = f" ({change.note})" if change.note else ""
@@ -113,9 +117,9 @@ def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
     return lines
 
 
-def _md_row(plan: Plan, section: str, name: str, change: Change | None) -> list[str]:
+def _md_row(section: str, name: str, item: Item | None, change: Change | None) -> list[str]:
     if change is None:
-        item = next(i for i in getattr(plan, section) if isinstance(i, Item) and i.name == name)
+        assert item is not None
         what = f"{item.status}: {', '.join(item.fields)}" if item.fields else item.status
         extra = ["", ""] if section == "environments" else []
         return [_code(name), what, *extra]
@@ -135,13 +139,13 @@ def markdown(plan: Plan) -> str:
     if plan.note:
         lines += ["", f"> {plan.note}"]
     for section, (title, columns) in TITLES.items():
-        rows = [_md_row(plan, section, name, c) for _, name, c in _entries(plan, section)]
+        rows = [_md_row(section, *row[1:]) for row in _entries(plan, section)]
         if rows:
             lines += ["", f"### {title.capitalize()}", "", *_table(columns, rows)]
     moving = [r for r in plan.runs if r.status != "unchanged"]
     if moving:
         rows = [
-            [_code(r.stage), RUN_WORDS[r.status], "; ".join(x.text() for x in r.reasons)]
+            [_code(r.stage), RUN_WORDS[r.status], "<br>".join(x.text() for x in r.reasons)]
             for r in moving
         ]
         lines += ["", "### Stages that re-run", "", *_table(("stage", "status", "why"), rows)]

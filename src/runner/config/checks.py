@@ -18,6 +18,7 @@ from runner import interp
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, StepStage
 from runner.errors import Problem, did_you_mean
+from runner.gate import direction
 from runner.graph import build_graph, out_path
 from runner.steps.options import KNOWN_METRICS, SKLEARN_DATASETS
 from runner.steps.registry import STEPS
@@ -513,7 +514,42 @@ def _check_gates(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     "such as origin/main",
                 )
             )
+    if gates.baseline in envs and pfile.model.deploy is None:
+        out.append(
+            doc.problem(
+                ("gates", "baseline"),
+                f"gates.baseline: environment '{gates.baseline}' runs models, but this "
+                "pipeline deploys none",
+                "add deploy: to the pipeline, or compare with a git ref such as origin/main",
+            )
+        )
     produced = produced_metrics(pfile)
+    if gates.select is not None:
+        if not pfile.model.sweep:
+            out.append(
+                doc.problem(
+                    ("gates", "select"),
+                    "gates.select: picks the best sweep variant, but the pipeline has no sweep:",
+                    "remove select:, or add a sweep:",
+                )
+            )
+        if gates.select not in produced:
+            out.append(
+                doc.problem(
+                    ("gates", "select"),
+                    f"gates.select: no stage produces metric '{gates.select}'"
+                    + did_you_mean(gates.select, sorted(produced)),
+                    "choose a metric an evaluate stage writes",
+                )
+            )
+        elif direction(gates.select, gates.select_direction) is None:
+            out.append(
+                doc.problem(
+                    ("gates", "select"),
+                    f"gates.select: is higher or lower '{gates.select}' better?",
+                    "add select_direction: higher (or lower)",
+                )
+            )
     for i, rule in enumerate(gates.rules):
         if rule.metric not in produced:
             out.append(
