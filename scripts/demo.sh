@@ -14,4 +14,7 @@ step mlops validate
 step mlops compile
 step mlops run
 step dvc metrics show
+step mlops gate iris --markdown gate-report.md
+printf '\n==> the Markdown report for a pull request (gate-report.md)\n\n'
+cat gate-report.md
 printf '\nThe example project is in %s\n' "$demo"

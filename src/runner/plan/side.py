@@ -1,0 +1,59 @@
+"""One side of the plan: a project compiled, its generated YAML and its DVC stages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from runner.compiler import compile_project
+from runner.config.load import Workspace
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+ROOT_DVC = "dvc.yaml"
+PARAMS = "params.yaml"
+
+
+def load_yaml(text: str) -> Any:
+    """Generated YAML as data, with the C loader when PyYAML has it."""
+    return yaml.load(text, Loader=_Loader)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a generated dvc.yaml."""
+
+    file: str  # the dvc.yaml that holds it
+    name: str  # its name in that file
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Side:
+    """A project as DVC will see it; empty when the side has no project."""
+
+    ws: Workspace | None
+    files: Mapping[str, Any]  # generated YAML file -> its data
+    stages: Mapping[str, Stage]  # `iris:train` / `iris` -> stage, in display order
+
+
+def read_side(ws: Workspace | None) -> Side:
+    """Compile `ws` and index its DVC stages; `None` gives the empty side."""
+    if ws is None:
+        return Side(None, {}, {})
+    files = {path: load_yaml(text) for path, text in compile_project(ws) if path.endswith(".yaml")}
+    stages: dict[str, Stage] = {}
+    for path, data in files.items():
+        if path == ROOT_DVC or path.endswith(f"/{ROOT_DVC}"):
+            for name, body in (data.get("stages") or {}).items():
+                sid = name if path == ROOT_DVC else f"{path.split('/')[-2]}:{name}"
+                stages[sid] = Stage(path, name, body)
+    # Each pipeline's stages in file order, then its root stage.
+    ordered = sorted(stages.items(), key=lambda kv: (kv[0].split(":")[0], ":" not in kv[0]))
+    return Side(ws, files, dict(ordered))
