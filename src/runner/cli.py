@@ -117,6 +117,17 @@ def _gate_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _register_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose model to register")
+    p.add_argument(
+        "--bump",
+        choices=("patch", "minor", "major"),
+        default="patch",
+        help="which part of the last version to increase (default: patch; first is v0.1.0)",
+    )
+    p.add_argument("--push", action="store_true", help="push the version tag to origin")
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -187,6 +198,17 @@ VERBS: tuple[Verb, ...] = (
         ),
         _gate_args,
         formats=("text", "json", "markdown"),
+    ),
+    Verb(
+        "register",
+        "record a version of a pipeline's model from the current commit",
+        "Check that the pipeline is up to date and committed and that its gate passes, push "
+        "its outputs to the DVC remote, then create the annotated tag <model>@vX.Y.Z with a "
+        "JSON record (commit, dvc.lock hashes, params, metrics, gate verdict, artifact "
+        "sha256, who and when). GTO lists the same versions (gto show). A commit is "
+        "registered once.",
+        ("mlops register iris", "mlops register iris --bump minor --push"),
+        _register_args,
     ),
     Verb(
         "schema",

@@ -1,0 +1,166 @@
+"""`mlops register PIPELINE`: record a version of the pipeline's model from HEAD."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import sys
+from typing import Any
+
+import yaml
+
+from runner import artifact, proc, versions
+from runner.commands.validate import project_root
+from runner.compiler import model_path, pipeline_dir
+from runner.config.load import PipelineFile, Workspace, load_workspace
+from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.gating import freshness, gate_pipeline
+from runner.graph import build_graph
+
+
+def run(*, project: str | None, format: str, pipeline: str, bump: str, push: bool) -> int:
+    ws = load_workspace(project_root(project))
+    pfile = _pipeline(ws, pipeline)
+    assert pfile.model.deploy is not None
+    model = pfile.model.deploy.model
+    commit = versions.head(ws.root)
+    _require_committed(ws, pipeline)
+    existing = versions.all_versions(ws.root, model)
+    for item in existing:
+        if item.commit == commit:
+            raise CheckFailed(
+                f"commit {commit[:7]} is already registered as {item.tag}",
+                "a commit is registered once; make a new commit to register a new version",
+            )
+    stale = freshness(ws, pipeline)
+    if stale:
+        raise CheckFailed(
+            f"cannot register {pipeline}: {stale}", "run `mlops run`, commit dvc.lock"
+        )
+    report = gate_pipeline(ws, pfile, baseline_spec=None, base_ref=None, check_fresh=False)
+    if not report.passed:
+        failed = report.verdict.failed
+        why = f": {failed[0].metric} {failed[0].rule}: {failed[0].reason}" if failed else ""
+        raise CheckFailed(
+            f"the gate fails for {pipeline}{why}; not registering",
+            f"see `mlops gate {pipeline}`",
+        )
+    path = model_path(pfile, build_graph(ws))
+    assert path is not None
+    files = artifact.manifest(ws.root / path)
+    version = versions.bump(existing[-1].version if existing else None, bump)
+    record = {
+        "model": model,
+        "version": version,
+        "commit": commit,
+        "pipeline": pipeline,
+        "stages": _lock_hashes(ws, pipeline),
+        "params": pfile.model.params,
+        "metrics": next(iter(report.candidates.values())) or {},
+        "gate": {
+            "passed": report.passed,
+            "baseline": report.baseline.label,
+            "checks": [
+                {"metric": c.metric, "rule": c.rule, "result": c.result}
+                for c in report.verdict.checks
+            ],
+        },
+        "artifact": {"path": path, "digest": artifact.digest(files), "files": files},
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created_by": _actor(),
+        **_ci(),
+    }
+    # The artifact must be in the remote before the version exists: nothing half-done.
+    _say(f"pushing {pipeline}'s outputs to the DVC remote")
+    proc.run(proc.dvc_cmd("push", "--with-deps", f"dvc.yaml:{pipeline}"), cwd=ws.root)
+    tag = f"{model}@{version}"
+    versions.create_tag(ws.root, tag, commit, versions.message(record))
+    if push:
+        versions.push_tag(ws.root, tag)
+    sys.stdout.write(
+        f"registered {model} {version} at {commit[:7]} (gate passed; artifact sha256 "
+        f"{artifact.digest(files)[:12]})\n"
+    )
+    return 0
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _pipeline(ws: Workspace, name: str) -> PipelineFile:
+    if name not in ws.pipelines:
+        raise UsageError(
+            f"no pipeline named '{name}'{did_you_mean(name, list(ws.pipelines))}",
+            f"pipelines: {', '.join(ws.pipelines) or 'none'}",
+        )
+    pfile = ws.pipelines[name]
+    if pfile.model.deploy is None:
+        raise UsageError(
+            f"pipeline {name} deploys no model, so there is nothing to register",
+            f"add deploy: to pipelines/{name}.yaml",
+        )
+    return pfile
+
+
+def _require_committed(ws: Workspace, pipeline: str) -> None:
+    paths = [
+        f"pipelines/{pipeline}.yaml",
+        pipeline_dir(pipeline),
+        "params.yaml",
+        "dvc.yaml",
+        "dvc.lock",
+    ]
+    result = proc.run(["git", "status", "--porcelain", "--", *paths], cwd=ws.root)
+    dirty = [line[3:] for line in result.stdout.splitlines()]
+    if dirty:
+        raise CheckFailed(
+            f"uncommitted changes in {', '.join(dirty)}; a version must describe a commit",
+            "commit them (including dvc.lock) and register again",
+        )
+
+
+def _lock_hashes(ws: Workspace, pipeline: str) -> dict[str, Any]:
+    try:
+        lock = yaml.safe_load((ws.root / pipeline_dir(pipeline) / "dvc.lock").read_text())
+    except FileNotFoundError:
+        raise CheckFailed(
+            f"{pipeline_dir(pipeline)}/dvc.lock is missing", "run `mlops run` and commit it"
+        ) from None
+    out: dict[str, Any] = {}
+    for name, stage in (lock.get("stages") or {}).items():
+        out[name] = {
+            kind: {
+                item["path"]: item.get("md5") or item.get("hash") for item in stage.get(kind) or []
+            }
+            for kind in ("deps", "outs")
+        }
+    return out
+
+
+def _actor() -> str:
+    for var in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _ci() -> dict[str, Any]:
+    if not os.environ.get("GITHUB_ACTIONS"):
+        return {}
+    env = os.environ
+    server = env.get("GITHUB_SERVER_URL", "https://github.com")
+    return {
+        "ci": {
+            "workflow": env.get("GITHUB_WORKFLOW"),
+            "run_id": env.get("GITHUB_RUN_ID"),
+            "run_url": (
+                f"{server}/{env.get('GITHUB_REPOSITORY')}/actions/runs/{env.get('GITHUB_RUN_ID')}"
+            ),
+            "ref": env.get("GITHUB_REF"),
+        }
+    }
