@@ -128,6 +128,43 @@ def _register_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push", action="store_true", help="push the version tag to origin")
 
 
+def _promote_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the model (deploy.model of its pipeline)")
+    p.add_argument("--to", required=True, metavar="ENV", help="the environment to promote to")
+    p.add_argument(
+        "--version",
+        metavar="V",
+        help="the version (default: what the `requires:` environment runs, else the latest)",
+    )
+
+
+def _rollback_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the model to roll back")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment to roll back")
+    p.add_argument(
+        "--to",
+        metavar="V",
+        help="the version to go back to (default: the one the environment ran before)",
+    )
+
+
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
+    p.add_argument(
+        "--stage-tags",
+        action="store_true",
+        help="also write GTO stage tags <model>#<env>#<N> for each deployment made",
+    )
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", metavar="MODEL", help="only this model (default: all)")
+
+
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="MODEL@VERSION", help="the version, e.g. iris-classifier@v0.1.0")
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -209,6 +246,63 @@ VERBS: tuple[Verb, ...] = (
         "registered once.",
         ("mlops register iris", "mlops register iris --bump minor --push"),
         _register_args,
+    ),
+    Verb(
+        "promote",
+        "move a version to an environment in deployments.yaml, after checking the evidence",
+        "Refuse unless the version exists, its gate passed at its commit, the `requires:` "
+        "environment wants and serves it, and its artifact is in the DVC remote with the "
+        "recorded sha256. Then edit deployments.yaml (comments kept) for a pull request.",
+        (
+            "mlops promote iris-classifier --to production",
+            "mlops promote iris-classifier --to staging --version v0.2.0",
+        ),
+        _promote_args,
+    ),
+    Verb(
+        "rollback",
+        "put a previous version back in deployments.yaml",
+        "Write the version the environment ran before (from the git history of "
+        "deployments.yaml), or --to V, after checking its gate and artifact. Commit it; "
+        "`mlops deploy` applies it.",
+        (
+            "mlops rollback iris-classifier --env production",
+            "mlops rollback iris-classifier --env production --to v0.1.0",
+        ),
+        _rollback_args,
+    ),
+    Verb(
+        "deploy",
+        "make every target serve what deployments.yaml says",
+        "For each environment and model: fetch the exact artifact of the version from the DVC "
+        "remote, verify its sha256, upload it under an immutable versioned key, read it back, "
+        "switch the target's pointer atomically and append an audit record. Idempotent and "
+        "safe to rerun after a crash; concurrent deploys queue on the target's lock.",
+        ("mlops deploy", "mlops deploy --env staging --stage-tags"),
+        _deploy_args,
+    ),
+    Verb(
+        "status",
+        "desired against actual version per environment; drift exits 1",
+        "Compare what deployments.yaml asks for with what each target serves.",
+        ("mlops status", "mlops status --format json"),
+    ),
+    Verb(
+        "history",
+        "the audit trail: registrations, deployments.yaml changes and deployments",
+        "Merge the version tags, the git log of deployments.yaml and the targets' audit "
+        "records into one timeline.",
+        ("mlops history", "mlops history iris-classifier --format json"),
+        _history_args,
+    ),
+    Verb(
+        "reproduce",
+        "rebuild a registered version from its commit and compare with its record",
+        "Check the version's commit out in a fresh git worktree, run its pipeline with every "
+        "stage forced and the run-cache off, and report whether metrics and model sha256 are "
+        "identical to the record. Exits 1 when they differ.",
+        ("mlops reproduce iris-classifier@v0.1.0",),
+        _reproduce_args,
     ),
     Verb(
         "schema",

@@ -73,3 +73,11 @@ def tracked_files(cwd: Path, paths: list[str], *, untracked: bool = False) -> li
 def changed_files(cwd: Path, ref: str, paths: list[str]) -> list[str]:
     """Tracked files under `paths` whose work-tree content differs from `ref`."""
     return _paths(cwd, ["diff", "--name-only", "--relative", "--no-renames", ref], paths)
+
+
+def worktree_add(cwd: Path, path: Path, commit: str) -> None:
+    proc.run(["git", "worktree", "add", "--quiet", "--detach", str(path), commit], cwd=cwd)
+
+
+def worktree_remove(cwd: Path, path: Path) -> None:
+    proc.run(["git", "worktree", "remove", "--force", str(path)], cwd=cwd, check=False)

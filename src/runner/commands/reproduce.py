@@ -1,0 +1,115 @@
+"""`mlops reproduce MODEL@VERSION`: rebuild a version from its commit and compare.
+
+Checks the recorded commit out in a fresh git worktree, runs the pipeline
+there with every stage forced and DVC's run-cache off, and reports whether the
+metrics and the model's sha256 match the version's record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from runner import artifact, git, proc, versions
+from runner.commands.validate import project_root
+from runner.config.load import Workspace, load_workspace
+from runner.errors import CheckFailed, UsageError
+from runner.repro import Event, explain_failure, reproduce
+
+
+def run(*, project: str | None, format: str, spec: str) -> int:
+    ws = load_workspace(project_root(project))
+    model, sep, version = spec.partition("@")
+    if not sep:
+        raise UsageError(
+            f"'{spec}' is not MODEL@VERSION", "e.g. mlops reproduce iris-classifier@v0.1.0"
+        )
+    found = versions.find(ws.root, model, version)
+    record = found.record
+    pipeline = str(record.get("pipeline", ""))
+    info = record.get("artifact") or {}
+    with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
+        tree = Path(tmp) / "tree"
+        git.worktree_add(ws.root, tree, found.commit)
+        try:
+            root = tree / git.prefix(ws.root)
+            _local_remotes(ws, root)
+            sys.stderr.write(
+                f"reproducing {found.tag} from {found.commit[:7]} in a fresh worktree\n"
+            )
+            outcome = reproduce(
+                root,
+                [f"dvc.yaml:{pipeline}"],
+                emit=_progress,
+                run_cache=False,
+                force=True,
+            )
+            if outcome.returncode != 0:
+                cause, hint = explain_failure(outcome, root)
+                raise CheckFailed(f"reproducing {found.tag} failed: {cause}", hint)
+            metrics = _metrics(root, record)
+            model_files = artifact.manifest(root / str(info.get("path", "")))
+        finally:
+            git.worktree_remove(ws.root, tree)
+    expected_metrics = record.get("metrics") or {}
+    same_metrics = metrics == expected_metrics
+    same_model = artifact.digest(model_files) == info.get("digest")
+    result = {
+        "version": found.tag,
+        "commit": found.commit,
+        "identical": same_metrics and same_model,
+        "metrics": {"recorded": expected_metrics, "reproduced": metrics, "same": same_metrics},
+        "model": {
+            "recorded": info.get("digest"),
+            "reproduced": artifact.digest(model_files),
+            "same": same_model,
+        },
+    }
+    if format == "json":
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    else:
+        verdict = "identical" if result["identical"] else "DIFFERENT"
+        sys.stdout.write(
+            f"{found.tag}: {verdict}: metrics {'match' if same_metrics else 'differ'}, "
+            f"model sha256 {'matches' if same_model else 'differs'}\n"
+        )
+        if not same_metrics:
+            for key in sorted(set(metrics) | set(expected_metrics)):
+                if metrics.get(key) != expected_metrics.get(key):
+                    was, now = expected_metrics.get(key), metrics.get(key)
+                    sys.stdout.write(f"  {key}: recorded {was}, reproduced {now}\n")
+    if not result["identical"]:
+        raise CheckFailed(f"{found.tag} does not reproduce", "see the differences above")
+    return 0
+
+
+def _progress(event: Event) -> None:
+    if event.kind in ("start", "failed"):
+        sys.stderr.write(f"  {event.kind} {event.stage}\n")
+
+
+def _local_remotes(ws: Workspace, root: Path) -> None:
+    """Point relative local remotes at the original project's folders (config.local)."""
+    storage = ws.project.storage
+    if storage is None:
+        return
+    for name, remote in storage.remotes.items():
+        url = remote.url
+        if "://" not in url and not url.startswith("/"):
+            absolute = str((ws.root / url).resolve())
+            proc.run(proc.dvc_cmd("remote", "modify", "--local", name, "url", absolute), cwd=root)
+
+
+def _metrics(root: Path, record: dict[str, Any]) -> dict[str, Any]:
+    from runner.config.load import load_workspace as load
+    from runner.gating import metric_files
+
+    ws = load(root)
+    files = metric_files(ws, ws.pipelines[str(record["pipeline"])])
+    merged: dict[str, Any] = {}
+    for path in next(iter(files.values())):
+        merged.update(json.loads((root / path).read_text("utf-8")))
+    return merged
