@@ -389,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(exc: Exception, fmt: str, *, show_traceback: bool) -> int:
     from runner.diagnostics import render
-    from runner.errors import EXIT_INTERNAL, MlopsError
+    from runner.errors import EXIT_INTERNAL, ConfigError, MlopsError
 
     if show_traceback:
         import traceback
@@ -397,7 +397,11 @@ def _report(exc: Exception, fmt: str, *, show_traceback: bool) -> int:
         traceback.print_exception(exc)
     if isinstance(exc, MlopsError):
         problems = exc.problems
-        stream = sys.stdout if fmt in ("json", "github") else sys.stderr
+        # A JSON list of problems is the output of a failed validation; other errors
+        # go to stderr so that they never corrupt JSON a command already printed.
+        machine = fmt == "github" or (fmt == "json" and isinstance(exc, ConfigError))
+        stream = sys.stdout if machine else sys.stderr
+        fmt = fmt if machine else "text"
         stream.write(render(problems, fmt))
         if fmt == "text" and len(problems) > 1:
             files = len({p.file for p in problems if p.file})

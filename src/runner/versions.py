@@ -121,3 +121,21 @@ def head(root: Path) -> str:
     if commit is None:
         raise UsageError("the repository has no commit yet", "commit the project first")
     return commit
+
+
+def assign_stage(root: Path, model: str, version: str, env: str) -> str:
+    """Project a deployment as GTO's stage tag `<model>#<env>#<N>` on the version's commit.
+
+    N is one more than the highest counter among the model's tags, as GTO counts.
+    """
+    found = find(root, model, version)
+    listed = proc.run(["git", "tag", "--list", f"{model}#*"], cwd=root).stdout.split()
+    counters = [
+        int(t.rsplit("#", 1)[1])
+        for t in listed
+        if t.count("#") == 2 and t.rsplit("#", 1)[1].isdigit()
+    ]
+    tag = f"{model}#{env}#{max(counters, default=0) + 1}"
+    text = f"Assigning stage {env} to artifact {model} version {version}\n"
+    proc.run(["git", "tag", "-a", tag, found.commit, "-F", "-"], cwd=root, input=text)
+    return tag

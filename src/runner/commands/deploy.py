@@ -1,0 +1,64 @@
+"""`mlops deploy [--env ENV]`: make each target serve what deployments.yaml says."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from runner import versions
+from runner.commands.validate import project_root
+from runner.config.load import load_workspace
+from runner.deployer import Outcome, reconcile
+from runner.errors import CheckFailed, MlopsError, UsageError, did_you_mean
+
+
+def run(*, project: str | None, format: str, env: str | None, stage_tags: bool) -> int:
+    ws = load_workspace(project_root(project))
+    envs = list(ws.project.environments)
+    if env is not None and env not in envs:
+        raise UsageError(
+            f"no environment named '{env}'{did_you_mean(env, envs)}",
+            f"environments: {', '.join(envs) or 'none'}",
+        )
+    chosen = [env] if env else [e for e in envs if e in ws.deployments]
+    outcomes: list[Outcome] = []
+    failures: list[str] = []
+    for name in chosen:
+        for model, wanted in sorted(ws.deployments.get(name, {}).items()):
+            try:
+                outcome = reconcile(ws, name, model, wanted)
+            except MlopsError as exc:
+                failures.append(f"{name}/{model}: {exc.message}")
+                sys.stderr.write(f"{name}: {model}: FAILED: {exc.message}\n")
+                if exc.hint:
+                    sys.stderr.write(f"  hint: {exc.hint}\n")
+                continue
+            outcomes.append(outcome)
+            if stage_tags and outcome.action == "deployed":
+                versions.assign_stage(ws.root, model, outcome.version, name)
+            if format == "text":
+                sys.stdout.write(_line(outcome))
+    if format == "json":
+        sys.stdout.write(
+            json.dumps([o.__dict__ for o in outcomes], indent=2, sort_keys=True) + "\n"
+        )
+    nothing = not any(ws.deployments.get(n) for n in chosen)
+    if nothing and format == "text":
+        sys.stdout.write("nothing to deploy: deployments.yaml names no version here\n")
+    if failures:
+        raise CheckFailed(
+            f"{len(failures)} deployment(s) failed; the previous versions keep serving",
+            "fix the cause above and run `mlops deploy` again; it resumes safely",
+        )
+    return 0
+
+
+def _line(outcome: Outcome) -> str:
+    if outcome.action == "unchanged":
+        return f"{outcome.env}: {outcome.model} {outcome.version} already serving; nothing to do\n"
+    if outcome.action == "repaired":
+        return (
+            f"{outcome.env}: {outcome.model} {outcome.version} already serving; "
+            "recorded the audit entry an interrupted deploy missed\n"
+        )
+    return f"{outcome.env}: {outcome.model} {outcome.previous or '(none)'} -> {outcome.version}\n"

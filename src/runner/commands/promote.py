@@ -1,0 +1,32 @@
+"""`mlops promote MODEL --to ENV [--version V]`: move a version on, after the evidence."""
+
+from __future__ import annotations
+
+import sys
+
+from runner import deployments, promotion, versions
+from runner.commands.validate import project_root
+from runner.config.load import load_workspace
+
+
+def run(*, project: str | None, format: str, model: str, to: str, version: str | None) -> int:
+    ws = load_workspace(project_root(project))
+    promotion.check_target(ws, to, model)
+    upstream = ws.project.environments[to].requires
+    if version is None:
+        chosen = promotion.desired(ws, upstream, model) if upstream else None
+        candidate = chosen or versions.find(ws.root, model, "latest")
+    else:
+        candidate = versions.find(ws.root, model, version)
+    promotion.require_gate_passed(candidate)
+    promotion.require_upstream(ws, to, candidate)
+    promotion.require_in_remote(ws, candidate)
+    before = deployments.set_version(ws.root, to, model, candidate.version)
+    if before == candidate.version:
+        sys.stdout.write(f"{to}: {model} is already {candidate.version}; nothing changed\n")
+        return 0
+    sys.stdout.write(
+        f"{to}: {model} {before or '(none)'} -> {candidate.version} in deployments.yaml\n"
+        "next: commit it in a pull request; after merge, CI runs `mlops deploy`\n"
+    )
+    return 0

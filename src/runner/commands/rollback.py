@@ -1,0 +1,50 @@
+"""`mlops rollback MODEL --env ENV [--to V]`: put a previous version back."""
+
+from __future__ import annotations
+
+import sys
+
+from runner import deployments, history, promotion, versions
+from runner.commands.validate import project_root
+from runner.config.load import Workspace, load_workspace
+from runner.errors import CheckFailed
+
+
+def run(*, project: str | None, format: str, model: str, env: str, to: str | None) -> int:
+    ws = load_workspace(project_root(project))
+    promotion.check_target(ws, env, model)
+    current = promotion.desired(ws, env, model)
+    if to is not None:
+        target = versions.find(ws.root, model, to)
+    else:
+        target = _previous(ws, env, model, current)
+    if current is not None and target.version == current.version:
+        raise CheckFailed(
+            f"{env} already runs {model} {target.version}", "name another version with --to"
+        )
+    promotion.require_gate_passed(target)
+    promotion.require_in_remote(ws, target)
+    deployments.set_version(ws.root, env, model, target.version)
+    sys.stdout.write(
+        f"{env}: {model} {current.version if current else '(none)'} -> {target.version} "
+        "in deployments.yaml (rollback)\n"
+        "next: commit it; after merge, CI runs `mlops deploy`\n"
+    )
+    return 0
+
+
+def _previous(
+    ws: Workspace, env: str, model: str, current: versions.Version | None
+) -> versions.Version:
+    """The version env ran before the current one (from git), else the next lower one."""
+    if current is None:
+        raise CheckFailed(f"{env} runs no version of {model}", "there is nothing to roll back")
+    for value in reversed(history.desired_versions(ws.root, env, model)):
+        if value not in ("latest", current.version):
+            return versions.find(ws.root, model, value)
+    older = [v for v in versions.all_versions(ws.root, model) if v.key < current.key]
+    if not older:
+        raise CheckFailed(
+            f"{model} has no version older than {current.version}", "name one with --to"
+        )
+    return older[-1]

@@ -1,0 +1,60 @@
+"""`mlops status`: desired (deployments.yaml) against actual (each target); drift exits 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from runner import promotion
+from runner.commands.validate import project_root
+from runner.config.load import load_workspace
+from runner.deployer import target_for
+from runner.errors import CheckFailed, MlopsError
+
+
+def run(*, project: str | None, format: str) -> int:
+    ws = load_workspace(project_root(project))
+    rows = []
+    for env in ws.project.environments:
+        for model in sorted(ws.deployments.get(env, {})):
+            wanted = ws.deployments[env][model]
+            try:
+                resolved = promotion.desired(ws, env, model)
+                desired = resolved.version if resolved else "(none)"
+            except MlopsError as exc:
+                desired = f"unresolved: {exc.message}"
+            try:
+                serving = target_for(ws, env).current(model)
+                actual = serving.version if serving else "(none)"
+            except MlopsError as exc:
+                actual = f"unreachable: {exc.message}"
+            state = "ok" if desired == actual else "drift"
+            rows.append(
+                {
+                    "env": env,
+                    "model": model,
+                    "wanted": wanted,
+                    "desired": desired,
+                    "actual": actual,
+                    "state": state,
+                }
+            )
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        header = ("env", "model", "wanted", "desired", "actual", "state")
+        table = [header] + [tuple(str(r[k]) for k in header) for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            sys.stdout.write(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+            )
+    drift = [r for r in rows if r["state"] != "ok"]
+    if drift:
+        first = drift[0]
+        raise CheckFailed(
+            f"{len(drift)} drift(s): {first['env']}/{first['model']} should run "
+            f"{first['desired']} but serves {first['actual']}",
+            "run `mlops deploy` (CI does after a merge to deployments.yaml)",
+        )
+    return 0
