@@ -84,6 +84,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="re-run every stage, changed or not (dvc repro --force)",
     )
+    p.add_argument(
+        "--pull",
+        action="store_true",
+        help="first pull data, outputs and the run-cache from the DVC remote (as CI does)",
+    )
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="fail if the run changes dvc.lock or metrics files (CI: results must be committed)",
+    )
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
@@ -114,6 +124,11 @@ def _gate_args(p: argparse.ArgumentParser) -> None:
         dest="markdown_path",
         metavar="FILE",
         help="also write the report as Markdown (for a PR comment or job summary)",
+    )
+    p.add_argument(
+        "--step-summary",
+        action="store_true",
+        help="append the Markdown report to $GITHUB_STEP_SUMMARY (in GitHub Actions)",
     )
 
 
@@ -207,9 +222,13 @@ VERBS: tuple[Verb, ...] = (
         "Compare the project with a base ref: pipelines, stages, params, gate rules, "
         "environments and deployments added, removed or changed, and which DVC stages will "
         "re-run because a command, dependency or param changed. Markdown for a PR comment.",
-        ("mlops plan", "mlops plan --base origin/main --format markdown >> $GITHUB_STEP_SUMMARY"),
+        (
+            "mlops plan",
+            "mlops plan --base origin/main --format markdown >> $GITHUB_STEP_SUMMARY",
+            "mlops plan --format outputs >> $GITHUB_OUTPUT   # affected pipelines, environments",
+        ),
         _plan_args,
-        formats=("text", "markdown", "json"),
+        formats=("text", "markdown", "json", "outputs"),
     ),
     Verb(
         "run",

@@ -55,6 +55,9 @@ def compile_project(ws: Workspace) -> list[tuple[str, str]]:
     if ws.project.storage is not None:
         files.append((".dvc/config", _dvc_config(ws)))
     files += [(f"{SCHEMA_DIR}/{FILES[k][0]}", dumps(schema(k))) for k in FILES]
+    from runner.workflows import compile_workflows
+
+    files += compile_workflows(ws)
     return sorted(files)
 
 

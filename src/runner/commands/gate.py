@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def run(
     base: str | None,
     json_path: str | None,
     markdown_path: str | None,
+    step_summary: bool,
 ) -> int:
     ws = load_workspace(project_root(project))
     if pipeline not in ws.pipelines:
@@ -36,6 +38,10 @@ def run(
         write_atomic(Path(json_path), json.dumps(render.as_json(result), indent=2) + "\n")
     if markdown_path:
         write_atomic(Path(markdown_path), render.markdown(result))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary and summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(render.markdown(result) + "\n")
     if format == "json":
         sys.stdout.write(json.dumps(render.as_json(result), indent=2) + "\n")
     elif format == "markdown":

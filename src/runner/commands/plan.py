@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from runner.commands.validate import project_root
 from runner.config.load import load_workspace
 from runner.plan import ABSENT, Change, Item, Plan, Run, build_plan, resolve_base, show
+from runner.plan.affected import affected_pipelines, changed_environments
 
 MARK = {"added": "+", "removed": "-", "changed": "~"}
 RUN_WORDS = {"rerun": "re-runs", "maybe": "may re-run", "unchanged": "unchanged"}
@@ -30,7 +31,12 @@ def run(*, project: str | None, format: str, base: str | None) -> int:
     ws = load_workspace(project_root(project))
     ref, commit = resolve_base(ws.root, base, ws.project.ci.main_branch)
     plan = build_plan(ws, ref, commit)
-    if format == "json":
+    if format == "outputs":
+        # For $GITHUB_OUTPUT: JSON lists of names that validation already proved safe.
+        pipelines = json.dumps(affected_pipelines(plan, ws))
+        environments = json.dumps(changed_environments(plan, ws))
+        sys.stdout.write(f"pipelines={pipelines}\nenvironments={environments}\n")
+    elif format == "json":
         sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
     elif format == "markdown":
         sys.stdout.write(markdown(plan))

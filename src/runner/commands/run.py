@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner import generated
+from runner import generated, proc
 from runner.commands.validate import project_root
 from runner.config.load import Workspace, load_workspace
-from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.errors import CheckFailed, ExternalCommandError, UsageError, did_you_mean
 from runner.fsutil import write_atomic
 from runner.gating import LAST_RUN
 from runner.graph import build_graph
@@ -18,7 +18,14 @@ from runner.repro import Event, explain_failure, reproduce
 
 
 def run(
-    *, project: str | None, format: str, pipelines: list[str], no_run_cache: bool, force: bool
+    *,
+    project: str | None,
+    format: str,
+    pipelines: list[str],
+    no_run_cache: bool,
+    force: bool,
+    pull: bool,
+    locked: bool,
 ) -> int:
     ws = load_workspace(project_root(project))
     for name in pipelines:
@@ -35,6 +42,8 @@ def run(
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
     targets = [f"dvc.yaml:{name}" for name in pipelines]
+    if pull:
+        _pull(ws, targets, run_cache=not no_run_cache)
     outcome = reproduce(
         ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
     )
@@ -55,7 +64,44 @@ def run(
     if outcome.returncode != 0:
         cause, hint = explain_failure(outcome, ws.root)
         raise CheckFailed(cause, hint)
+    if locked:
+        _require_unchanged(ws, chosen)
     return 0
+
+
+def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
+    """The run must reproduce exactly what the commit says (dvc.lock, metrics)."""
+    graph = build_graph(ws)
+    paths = ["dvc.lock", *(f"pipelines/{name}/dvc.lock" for name in chosen)]
+    paths += [
+        n.outputs["metrics"]
+        for n in graph.nodes.values()
+        if n.pipeline in chosen and "metrics" in n.outputs
+    ]
+    result = proc.run(["git", "status", "--porcelain", "--", *paths], cwd=ws.root)
+    changed = [line[3:] for line in result.stdout.splitlines()]
+    if changed:
+        raise CheckFailed(
+            f"the run changed {', '.join(changed)}: the commit does not carry its own results",
+            "run `mlops run` locally and commit dvc.lock and the metrics files with the change",
+        )
+
+
+def _pull(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
+    """Fetch data, outputs and (optionally) the run-cache before reproducing."""
+    args = ["pull", "--allow-missing", "--with-deps", *targets]
+    if run_cache:
+        args.insert(1, "--run-cache")
+    _say("pulling data and cached results from the DVC remote")
+    try:
+        proc.run(proc.dvc_cmd(*args), cwd=ws.root)
+    except ExternalCommandError as exc:
+        last = exc.message.strip().splitlines()[-1]
+        raise CheckFailed(
+            f"DVC remote unavailable: {last}",
+            "check the remote's credentials; a pull request from a fork gets no secrets, "
+            "so its pipelines cannot be checked here: a maintainer must run them",
+        ) from None
 
 
 def _say(text: str) -> None:

@@ -24,6 +24,9 @@ _PATTERN_HINTS = {
     "url": "an S3 URL looks like s3://bucket/prefix",
     "endpoint_url": "an endpoint looks like http://127.0.0.1:9000",
     "estimator": "give a dotted import path, e.g. sklearn.ensemble.RandomForestClassifier",
+    "main_branch": "give a git branch name such as main or release/2026",
+    "runs_on": "give a runner label such as ubuntu-latest",
+    "python": 'give a Python version such as "3.11"',
 }
 
 

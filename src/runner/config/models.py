@@ -62,11 +62,22 @@ class Environment(Strict):
 
 
 class CISettings(Strict):
-    python: str = "3.11"
-    runs_on: str = "ubuntu-latest"
-    main_branch: str = "main"
+    python: str = Field(default="3.11", pattern=r"^(pypy)?\d+(\.\d+){0,2}$")
+    runs_on: str = Field(default="ubuntu-latest", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    # A git branch name (git check-ref-format), used in workflow triggers.
+    main_branch: str = Field(
+        default="main", pattern=r"^[A-Za-z0-9_]([A-Za-z0-9._/-]*[A-Za-z0-9_-])?$"
+    )
     # Let main reuse the run-cache a pull request pushed instead of retraining.
     reuse_pr_cache: bool = True
+    # What the workflows pip-install (default: this version of mlops-runner).
+    install: str | None = None
+
+    @model_validator(mode="after")
+    def _branch_is_a_ref(self) -> CISettings:
+        if ".." in self.main_branch or "//" in self.main_branch:
+            raise ValueError(f"main_branch '{self.main_branch}' is not a valid git branch name")
+        return self
 
 
 class Project(Strict):

@@ -1,0 +1,260 @@
+"""Generated workflows: GitHub's schema, actionlint, zizmor, and our own security rules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import build_tree
+
+from runner.commands.init import example_files
+from runner.compiler import compile_project
+from runner.config.load import load_workspace
+from runner.workflows import ACTIONS
+
+BIN = Path(sys.executable).parent
+NAMES = ["mlops-deploy.yml", "mlops-main.yml", "mlops-monitor.yml", "mlops-pr.yml"]
+
+HOSTILE_MLOPS = """\
+version: 1
+project: hostile-demo
+storage:
+  default: remote_1
+  remotes:
+    remote_1: {url: "s3://bucket/dvc store/$(touch PWNED)"}
+environments:
+  qa_1:
+    target: {kind: directory, path: "deploy/qa $(touch PWNED)/`id`"}
+  prod-eu:
+    requires: qa_1
+    approval: true
+    target: {kind: s3, url: s3://models/prod, endpoint_url: "http://127.0.0.1:9000"}
+ci:
+  python: "3.12"
+  runs_on: ubuntu-latest
+  main_branch: release/2026.1
+  install: "mlops-runner==0.1.0; touch PWNED ${{ secrets.GITHUB_TOKEN }}"
+"""
+
+HOSTILE_PIPELINE = """\
+description: "${{ github.event.issue.title }} `id` $(touch PWNED)"
+params:
+  label: "x; touch PWNED ${{ github.token }}"
+stages:
+  ingest: {step: ingest, with: {source: "data/raw file $(x).csv"}}
+  split: {step: split, with: {target: "y; rm -rf /"}}
+  train: {step: train, with: {estimator: sklearn.linear_model.LogisticRegression}}
+  evaluate: {step: evaluate}
+  report:
+    cmd: python report.py --label ${label}
+    deps: ["docs/$(touch PWNED).md"]
+    outs: ["out/re port.html"]
+deploy:
+  model: hostile_model-2
+  environments: [qa_1, prod-eu]
+"""
+
+
+def _write(root: Path, files: list[tuple[str, str]]) -> Path:
+    for rel, text in files:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / ".github/workflows"
+
+
+@pytest.fixture(scope="module", params=["example", "hostile"])
+def workflows(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp(request.param)
+    build_tree(root, dict(example_files()))
+    if request.param == "hostile":
+        (root / "pipelines/iris.yaml").unlink()
+        build_tree(
+            root,
+            {
+                "mlops.yaml": HOSTILE_MLOPS,
+                "pipelines/a_b-c.yaml": HOSTILE_PIPELINE,
+                "deployments.yaml": "qa_1: {hostile_model-2: latest}\n",
+            },
+        )
+    files = [
+        (rel, text) for rel, text in compile_project(load_workspace(root)) if ".github/" in rel
+    ]
+    assert sorted(Path(rel).name for rel, _ in files) == NAMES
+    return _write(root, files)
+
+
+def _load(folder: Path, name: str) -> dict[Any, Any]:
+    data = yaml.safe_load((folder / name).read_text())
+    # YAML 1.1 reads the key `on` as True.
+    data["on"] = data.pop(True)
+    return data  # type: ignore[no-any-return]
+
+
+def _run(*cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_github_workflow_schema(workflows: Path) -> None:
+    files = [str(workflows / n) for n in NAMES]
+    proc = _run(
+        str(BIN / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *files,
+        cwd=workflows,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint(workflows: Path) -> None:
+    proc = _run(str(BIN / "actionlint"), "-no-color", *NAMES, cwd=workflows)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_zizmor_has_no_findings(workflows: Path) -> None:
+    proc = _run(str(BIN / "zizmor"), "--offline", "--no-progress", str(workflows), cwd=workflows)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+
+
+def test_zizmor_auditor_findings_are_the_documented_ones(workflows: Path) -> None:
+    proc = _run(
+        str(BIN / "zizmor"),
+        "--offline",
+        "--no-progress",
+        "--persona",
+        "auditor",
+        str(workflows),
+        cwd=workflows,
+    )
+    found = sorted(set(re.findall(r"^(?:warning|error|help|info)\[([a-z-]+)\]", proc.stdout, re.M)))
+    # docs/workflows.md explains both: the release job must push the version tag, and
+    # the jobs that read the DVC remote use repository secrets (when the remote needs any).
+    expected = (
+        ["artipacked", "secrets-outside-env"] if "hostile" in str(workflows) else ["artipacked"]
+    )
+    assert found == expected, proc.stdout
+    assert "mlops-main.yml" in proc.stdout
+
+
+def _jobs(folder: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (name, job_id, job) for name in NAMES for job_id, job in _load(folder, name)["jobs"].items()
+    ]
+
+
+def test_least_privilege_and_timeouts(workflows: Path) -> None:
+    for name in NAMES:
+        data = _load(workflows, name)
+        assert data["permissions"] == {}, name
+        assert not {"pull_request_target", "workflow_run"} & set(data["on"]), name
+    for name, job_id, job in _jobs(workflows):
+        assert "permissions" in job, (name, job_id)
+        assert isinstance(job["timeout-minutes"], int), (name, job_id)
+        writes = {k for k, v in job["permissions"].items() if v == "write"}
+        allowed = {
+            ("mlops-main.yml", "release"): {"contents"},
+            ("mlops-pr.yml", "pipeline"): {"pull-requests"},
+        }
+        assert writes == allowed.get((name, job_id), set()), (name, job_id)
+
+
+def test_actions_pinned_to_commits_with_version_comments(workflows: Path) -> None:
+    pinned = {f"{repo}@{sha}": tag for repo, sha, tag in ACTIONS.values()}
+    for name in NAMES:
+        for line in (workflows / name).read_text().splitlines():
+            if "uses:" not in line:
+                continue
+            match = re.search(r"uses: (\S+@[0-9a-f]{40}) # (v\d+\.\d+\.\d+)$", line)
+            assert match, line
+            assert pinned[match[1]] == match[2]
+
+
+def test_checkout_keeps_no_credentials_except_where_pushing(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        for step in job["steps"]:
+            if "actions/checkout@" in step.get("uses", ""):
+                expected = (name, job_id) == ("mlops-main.yml", "release")
+                assert step["with"]["persist-credentials"] is expected, (name, job_id)
+
+
+def test_no_expression_in_run_and_thin_steps(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        for step in job["steps"]:
+            run = step.get("run")
+            if run is None:
+                continue
+            assert "${{" not in run, (name, job_id, run)
+            assert "GITHUB_ENV" not in run
+            assert "\n" not in run.strip(), run
+            if step["name"] == "Install mlops-runner":
+                assert run == 'python -m pip install "$MLOPS_INSTALL"'
+            else:
+                assert run.startswith(("mlops ", "dvc ")), run
+
+
+def test_secrets_only_where_the_remote_is_used(workflows: Path) -> None:
+    needs_remote = {
+        ("mlops-pr.yml", "pipeline"),
+        ("mlops-main.yml", "release"),
+        ("mlops-main.yml", "deploy"),
+        ("mlops-monitor.yml", "status"),
+    }
+    hostile = "hostile" in str(workflows)
+    for name, job_id, job in _jobs(workflows):
+        values = [*job.get("env", {}).values()]
+        values += [v for step in job["steps"] for v in step.get("env", {}).values()]
+        uses_secrets = any(str(v).startswith("${{ secrets.") for v in values)
+        expected = hostile and ((name, job_id) in needs_remote or job_id.startswith("deploy-"))
+        assert uses_secrets == expected, (name, job_id)
+
+
+def test_deploy_jobs_use_environments_and_never_cancel(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        if job_id.startswith("deploy"):
+            assert "environment" in job, (name, job_id)
+            assert job["concurrency"]["cancel-in-progress"] is False
+            assert job["concurrency"]["group"].startswith("mlops-deploy-")
+            assert not any("actions/cache" in s.get("uses", "") for s in job["steps"])
+
+
+def test_hostile_values_stay_data(workflows: Path) -> None:
+    if "hostile" not in str(workflows):
+        pytest.skip("only for the hostile fixture")
+    pr = _load(workflows, "mlops-pr.yml")
+    assert pr["on"]["pull_request"]["branches"] == ["release/2026.1"]
+    install = pr["jobs"]["check"]["steps"][2]["env"]["MLOPS_INSTALL"]
+    assert install == "mlops-runner==0.1.0; touch PWNED ${{ secrets.GITHUB_TOKEN }}"
+    deploy = _load(workflows, "mlops-deploy.yml")
+    assert sorted(deploy["jobs"]) == ["changes", "deploy-prod-eu", "deploy-qa_1"]
+    assert deploy["jobs"]["deploy-prod-eu"]["environment"] == "prod-eu"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("main_branch", '"release/${{ github.event.pull_request.title }}"'),
+        ("main_branch", '"main; touch PWNED"'),
+        ("runs_on", '"ubuntu-latest\\n  evil: true"'),
+        ("python", '"3.11\\"; curl x | sh"'),
+    ],
+)
+def test_ci_values_that_could_break_a_workflow_are_refused(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    build_tree(tmp_path, dict(example_files()))
+    mlops = tmp_path / "mlops.yaml"
+    text = mlops.read_text()
+    text = re.sub(rf"^  {key}: .*$", f"  {key}: {value}", text, flags=re.M)
+    mlops.write_text(text)
+    from runner.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_workspace(tmp_path)
+    assert info.value.problems[0].message.startswith(f"ci.{key}: the string ")
