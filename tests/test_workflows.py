@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import build_tree
 
 from runner.commands.init import example_files
 from runner.compiler import compile_project
 from runner.config.load import load_workspace
 from runner.workflows import ACTIONS
+
+from conftest import build_tree
 
 BIN = Path(sys.executable).parent
 NAMES = ["mlops-deploy.yml", "mlops-main.yml", "mlops-monitor.yml", "mlops-pr.yml"]
