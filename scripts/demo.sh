@@ -7,6 +7,9 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet -e .
 export PATH="$PWD/.venv/bin:$PATH"
 demo=$(mktemp -d)/demo
+# The demo commits; give git an identity if this machine has none.
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-mlops demo}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-demo@example.com}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-mlops demo}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-demo@example.com}"
 step() { printf '\n==> %s\n' "$*"; "$@"; }
 step mlops init "$demo"
 cd "$demo"
@@ -17,4 +20,9 @@ step dvc metrics show
 step mlops gate iris --markdown gate-report.md
 printf '\n==> the Markdown report for a pull request (gate-report.md)\n\n'
 cat gate-report.md
+step git add -A
+step git commit --quiet -m "Train the iris example"
+step mlops register iris
+step mlops deploy --env staging
+step mlops status
 printf '\nThe example project is in %s\n' "$demo"
