@@ -10,7 +10,7 @@ from pathlib import Path
 from runner import report as render
 from runner.commands.validate import project_root
 from runner.config.load import load_workspace
-from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.errors import CheckFailed
 from runner.fsutil import write_atomic
 from runner.gating import default_base, gate_pipeline
 
@@ -27,13 +27,9 @@ def run(
     step_summary: bool,
 ) -> int:
     ws = load_workspace(project_root(project))
-    if pipeline not in ws.pipelines:
-        raise UsageError(
-            f"no pipeline named '{pipeline}'{did_you_mean(pipeline, list(ws.pipelines))}",
-            f"pipelines: {', '.join(ws.pipelines) or 'none'}",
-        )
+    pfile = ws.pipeline(pipeline)
     base_ref = base if base is not None else default_base(ws)
-    result = gate_pipeline(ws, ws.pipelines[pipeline], baseline_spec=baseline, base_ref=base_ref)
+    result = gate_pipeline(ws, pfile, baseline_spec=baseline, base_ref=base_ref)
     if json_path:
         write_atomic(Path(json_path), json.dumps(render.as_json(result), indent=2) + "\n")
     if markdown_path:

@@ -14,7 +14,7 @@ from runner import artifact, proc, versions
 from runner.commands.validate import project_root
 from runner.compiler import model_path, pipeline_dir
 from runner.config.load import PipelineFile, Workspace, load_workspace
-from runner.errors import CheckFailed, UsageError, did_you_mean
+from runner.errors import CheckFailed, UsageError
 from runner.gating import freshness, gate_pipeline
 from runner.graph import build_graph
 
@@ -90,12 +90,7 @@ def _say(text: str) -> None:
 
 
 def _pipeline(ws: Workspace, name: str) -> PipelineFile:
-    if name not in ws.pipelines:
-        raise UsageError(
-            f"no pipeline named '{name}'{did_you_mean(name, list(ws.pipelines))}",
-            f"pipelines: {', '.join(ws.pipelines) or 'none'}",
-        )
-    pfile = ws.pipelines[name]
+    pfile = ws.pipeline(name)
     if pfile.model.deploy is None:
         raise UsageError(
             f"pipeline {name} deploys no model, so there is nothing to register",

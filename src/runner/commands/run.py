@@ -10,7 +10,7 @@ from typing import Any
 from runner import generated, proc
 from runner.commands.validate import project_root
 from runner.config.load import Workspace, load_workspace
-from runner.errors import CheckFailed, ExternalCommandError, UsageError, did_you_mean
+from runner.errors import CheckFailed, ExternalCommandError
 from runner.fsutil import write_atomic
 from runner.gating import LAST_RUN
 from runner.graph import build_graph
@@ -29,11 +29,7 @@ def run(
 ) -> int:
     ws = load_workspace(project_root(project))
     for name in pipelines:
-        if name not in ws.pipelines:
-            raise UsageError(
-                f"no pipeline named '{name}'{did_you_mean(name, list(ws.pipelines))}",
-                f"pipelines: {', '.join(ws.pipelines) or 'none'}",
-            )
+        ws.pipeline(name)
     _, pending = generated.changes(ws)
     if pending:
         generated.apply(ws, pending)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from runner.config.models import Deployments, Pipeline, Project
-from runner.errors import ConfigError, Problem, UsageError
+from runner.errors import ConfigError, Problem, UsageError, did_you_mean
 from runner.yamlio import Document, load_file
 
 PROJECT_FILE = "mlops.yaml"
@@ -37,6 +37,15 @@ class Workspace:
     pipelines: dict[str, PipelineFile]
     deployments_doc: Document | None
     deployments: Deployments
+
+    def pipeline(self, name: str) -> PipelineFile:
+        """The pipeline called `name`; a usage error with a suggestion otherwise."""
+        if name not in self.pipelines:
+            raise UsageError(
+                f"no pipeline named '{name}'{did_you_mean(name, list(self.pipelines))}",
+                f"pipelines: {', '.join(self.pipelines) or 'none'}",
+            )
+        return self.pipelines[name]
 
 
 def find_root(start: Path) -> Path:
