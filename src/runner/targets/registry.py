@@ -7,7 +7,7 @@ here; nothing is discovered implicitly.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,3 +36,6 @@ TARGET_KINDS: dict[str, type[_Target]] = {
     "directory": DirectoryTarget,
     "s3": S3Target,
 }
+
+# The config of any registered kind, for code that opens a target from it.
+TargetConfig: TypeAlias = DirectoryTarget | S3Target
