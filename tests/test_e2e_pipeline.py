@@ -313,3 +313,19 @@ def test_sweep_runs_every_variant_with_its_own_metrics(tmp_path: Path, sh: Sh) -
     accuracy = {k: v["metrics"]["accuracy"] for k, v in report["variants"].items()}
     assert report["selected"] == max(accuracy, key=lambda k: accuracy[k])
     assert report["passed"] is True
+
+
+def test_run_pull_with_an_unreachable_remote_fails_loudly(tmp_path: Path, sh: Sh) -> None:
+    root = tmp_path / "noremote"
+    sh("mlops", "init", str(root), cwd=tmp_path)
+    mlops = root / "mlops.yaml"
+    mlops.write_text(
+        mlops.read_text().replace("{url: .mlops/storage}", "{url: /nonexistent/remote}")
+    )
+    result = sh("mlops", "run", "--pull", cwd=root, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-2] == (
+        "error: DVC remote unavailable: /nonexistent/remote does not exist"
+    )
+    assert "a pull request from a fork gets no secrets" in result.stderr
+    assert not (root / "outputs").exists()  # nothing ran, nothing passed silently

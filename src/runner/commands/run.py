@@ -89,15 +89,37 @@ def _pull(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
     if run_cache:
         args.insert(1, "--run-cache")
     _say("pulling data and cached results from the DVC remote")
+    _require_remote(ws)
     try:
         proc.run(proc.dvc_cmd(*args), cwd=ws.root)
     except ExternalCommandError as exc:
         last = exc.message.strip().splitlines()[-1]
+        raise CheckFailed(f"DVC remote unavailable: {last}", _FORK_HINT) from None
+
+
+_FORK_HINT = (
+    "check the remote's URL and credentials; a pull request from a fork gets no secrets, "
+    "so its pipelines cannot be checked here: a maintainer must run them"
+)
+
+
+def _require_remote(ws: Workspace) -> None:
+    """Fail loudly when the default remote cannot be reached: `dvc pull` would not."""
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(ws.root)) as repo:
+            remote = repo.cloud.get_remote()
+            exists = remote.fs.exists(remote.path)
+    # Any failure to reach the remote (credentials, network, config) is the answer.
+    except Exception as exc:
         raise CheckFailed(
-            f"DVC remote unavailable: {last}",
-            "check the remote's credentials; a pull request from a fork gets no secrets, "
-            "so its pipelines cannot be checked here: a maintainer must run them",
+            f"DVC remote unavailable: {type(exc).__name__}: {exc}".splitlines()[0], _FORK_HINT
         ) from None
+    storage = ws.project.storage
+    local = storage is not None and "://" not in storage.remotes[storage.default].url
+    if local and not exists:
+        raise CheckFailed(f"DVC remote unavailable: {remote.path} does not exist", _FORK_HINT)
 
 
 def _say(text: str) -> None:
