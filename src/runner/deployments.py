@@ -25,6 +25,9 @@ def set_version(root: Path, env: str, model: str, version: str) -> str | None:
     yaml.preserve_quotes = True
     yaml.width = 4096
     text = path.read_text("utf-8") if path.exists() else ""
+    if text.strip():
+        parse(text, DEPLOYMENTS_FILE)  # refuse tags, anchors and the like before ruamel sees it
+    # ruamel's round-trip loader keeps comments; it builds plain mappings, never objects.
     data = yaml.load(text) if text.strip() else None
     if data is None:
         data = CommentedMap()

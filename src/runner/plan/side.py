@@ -21,8 +21,8 @@ PARAMS = "params.yaml"
 
 
 def load_yaml(text: str) -> Any:
-    """Generated YAML as data, with the C loader when PyYAML has it."""
-    return yaml.load(text, Loader=_Loader)
+    """Generated YAML as data, with the C loader when PyYAML has it (a safe loader)."""
+    return yaml.load(text, Loader=_Loader)  # _Loader is CSafeLoader or SafeLoader
 
 
 @dataclass(frozen=True)
