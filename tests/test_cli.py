@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from runner import __version__
-from runner.cli import VERBS, build_parser, main
+from runner.cli import build_parser, main
 from runner.commands.init import example_files
+from runner.verbs import VERBS
 
 from conftest import snapshot
 

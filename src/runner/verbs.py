@@ -1,0 +1,331 @@
+"""Every CLI verb: its help, description, examples and arguments (data, not logic).
+
+`cli.build_parser` turns this table into argparse sub-commands; the meta-tests
+check that every verb and option here has help text and examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    description: str
+    examples: tuple[str, ...]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    # Verbs that read the project get --project and --format.
+    project: bool = True
+    formats: tuple[str, ...] = field(default=("text", "json", "github"))
+
+
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="folder to create the project in (default: the current folder)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite example files that already exist",
+    )
+
+
+def _schema_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=("project", "pipeline", "deployments"),
+        help="print only this schema (default: all three, keyed by file name)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write mlops.schema.json, pipeline.schema.json and deployments.schema.json "
+        "into DIR instead of printing",
+    )
+
+
+def _compile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a diff if any generated file is stale or edited",
+    )
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "pipelines",
+        nargs="*",
+        metavar="PIPELINE",
+        help="pipelines to reproduce (default: all)",
+    )
+    p.add_argument(
+        "--no-run-cache",
+        action="store_true",
+        help="re-run stages even when DVC's run-cache has their results",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run every stage, changed or not (dvc repro --force)",
+    )
+    p.add_argument(
+        "--pull",
+        action="store_true",
+        help="first pull data, outputs and the run-cache from the DVC remote (as CI does)",
+    )
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="fail if the run changes dvc.lock or metrics files (CI: results must be committed)",
+    )
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="compare with this git ref (default: origin/<ci.main_branch>, else the main branch)",
+    )
+
+
+def _gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline to gate")
+    p.add_argument(
+        "--baseline",
+        metavar="ENV|REF",
+        help="compare with what this environment runs, or with this git ref "
+        "(default: gates.baseline)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="base branch whose rules hold if this branch loosens them "
+        "(default: the PR's base in CI, else origin/<main branch>, else <main branch>)",
+    )
+    p.add_argument("--json", dest="json_path", metavar="FILE", help="also write the report as JSON")
+    p.add_argument(
+        "--markdown",
+        dest="markdown_path",
+        metavar="FILE",
+        help="also write the report as Markdown (for a PR comment or job summary)",
+    )
+    p.add_argument(
+        "--step-summary",
+        action="store_true",
+        help="append the Markdown report to $GITHUB_STEP_SUMMARY (in GitHub Actions)",
+    )
+
+
+def _register_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose model to register")
+    p.add_argument(
+        "--bump",
+        choices=("patch", "minor", "major"),
+        default="patch",
+        help="which part of the last version to increase (default: patch; first is v0.1.0)",
+    )
+    p.add_argument("--push", action="store_true", help="push the version tag to origin")
+
+
+def _promote_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the model (deploy.model of its pipeline)")
+    p.add_argument("--to", required=True, metavar="ENV", help="the environment to promote to")
+    p.add_argument(
+        "--version",
+        metavar="V",
+        help="the version (default: what the `requires:` environment runs, else the latest)",
+    )
+
+
+def _rollback_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the model to roll back")
+    p.add_argument("--env", required=True, metavar="ENV", help="the environment to roll back")
+    p.add_argument(
+        "--to",
+        metavar="V",
+        help="the version to go back to (default: the one the environment ran before)",
+    )
+
+
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", metavar="ENV", help="only this environment (default: all)")
+    p.add_argument(
+        "--stage-tags",
+        action="store_true",
+        help="also write GTO stage tags <model>#<env>#<N> for each deployment made",
+    )
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", metavar="MODEL", help="only this model (default: all)")
+
+
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="MODEL@VERSION", help="the version, e.g. iris-classifier@v0.1.0")
+
+
+VERBS: tuple[Verb, ...] = (
+    Verb(
+        "init",
+        "scaffold a working example project",
+        "Write mlops.yaml, pipelines/iris.yaml, deployments.yaml and editor schemas: a "
+        "project that trains on scikit-learn's bundled iris dataset, offline.",
+        ("mlops init demo", "cd demo && mlops validate"),
+        _init_args,
+        project=False,
+        formats=(),
+    ),
+    Verb(
+        "validate",
+        "check every YAML file: schema, references, paths, gates",
+        "Load mlops.yaml, pipelines/*.yaml and deployments.yaml strictly and run the "
+        "cross-file checks. Every problem is reported as file:line:col with the source "
+        "line and a hint. Exits 0 when valid, 2 otherwise.",
+        (
+            "mlops validate",
+            "mlops validate --format github    # annotations on a pull request",
+            "mlops validate --format json",
+        ),
+    ),
+    Verb(
+        "compile",
+        "write dvc.yaml, params.yaml and the other generated files",
+        "Turn mlops.yaml and pipelines/*.yaml into files standard tools run: one "
+        "pipelines/<name>/dvc.yaml per pipeline, a root dvc.yaml that reproduces them all, "
+        "params.yaml, .dvc/config and the editor schemas. Files are written all-or-nothing "
+        "and are byte-identical when nothing changed.",
+        (
+            "mlops compile && dvc repro",
+            "mlops compile --check    # in CI: exit 1 with a diff if anything is stale",
+        ),
+        _compile_args,
+    ),
+    Verb(
+        "plan",
+        "show what a branch changes and which stages will re-run, and why",
+        "Compare the project with a base ref: pipelines, stages, params, gate rules, "
+        "environments and deployments added, removed or changed, and which DVC stages will "
+        "re-run because a command, dependency or param changed. Markdown for a PR comment.",
+        (
+            "mlops plan",
+            "mlops plan --base origin/main --format markdown >> $GITHUB_STEP_SUMMARY",
+            "mlops plan --format outputs >> $GITHUB_OUTPUT   # affected pipelines, environments",
+        ),
+        _plan_args,
+        formats=("text", "markdown", "json", "outputs"),
+    ),
+    Verb(
+        "run",
+        "reproduce pipelines through DVC, with progress and a summary",
+        "Compile if the YAML changed, then run `dvc repro` for the chosen pipelines: "
+        "stages whose inputs, code or params changed run; the rest are skipped or restored "
+        "from DVC's run-cache. Ends with what ran and the headline metrics. Exits 1 when a "
+        "stage fails, with its cause and a hint.",
+        ("mlops run", "mlops run iris", "mlops run --format json > run.json"),
+        _run_args,
+    ),
+    Verb(
+        "gate",
+        "check a pipeline's metrics against its rules and baseline",
+        "Evaluate the pipeline's gate rules on the metrics of the last run: absolute bounds, "
+        "and changes against a baseline read from git (what an environment runs, or a ref). "
+        "Rules loosened on a branch are held to the base branch's value until merged. Exits 0 "
+        "when the gate passes, 1 when it fails, 2 on a configuration error.",
+        (
+            "mlops gate iris",
+            "mlops gate iris --baseline origin/main",
+            "mlops gate iris --markdown report.md --json report.json",
+        ),
+        _gate_args,
+        formats=("text", "json", "markdown"),
+    ),
+    Verb(
+        "register",
+        "record a version of a pipeline's model from the current commit",
+        "Check that the pipeline is up to date and committed and that its gate passes, push "
+        "its outputs to the DVC remote, then create the annotated tag <model>@vX.Y.Z with a "
+        "JSON record (commit, dvc.lock hashes, params, metrics, gate verdict, artifact "
+        "sha256, who and when). GTO lists the same versions (gto show). A commit is "
+        "registered once.",
+        ("mlops register iris", "mlops register iris --bump minor --push"),
+        _register_args,
+    ),
+    Verb(
+        "promote",
+        "move a version to an environment in deployments.yaml, after checking the evidence",
+        "Refuse unless the version exists, its gate passed at its commit, the `requires:` "
+        "environment wants and serves it, and its artifact is in the DVC remote with the "
+        "recorded sha256. Then edit deployments.yaml (comments kept) for a pull request.",
+        (
+            "mlops promote iris-classifier --to production",
+            "mlops promote iris-classifier --to staging --version v0.2.0",
+        ),
+        _promote_args,
+    ),
+    Verb(
+        "rollback",
+        "put a previous version back in deployments.yaml",
+        "Write the version the environment ran before (from the git history of "
+        "deployments.yaml), or --to V, after checking its gate and artifact. Commit it; "
+        "`mlops deploy` applies it.",
+        (
+            "mlops rollback iris-classifier --env production",
+            "mlops rollback iris-classifier --env production --to v0.1.0",
+        ),
+        _rollback_args,
+    ),
+    Verb(
+        "deploy",
+        "make every target serve what deployments.yaml says",
+        "For each environment and model: fetch the exact artifact of the version from the DVC "
+        "remote, verify its sha256, upload it under an immutable versioned key, read it back, "
+        "switch the target's pointer atomically and append an audit record. Idempotent and "
+        "safe to rerun after a crash; concurrent deploys queue on the target's lock.",
+        ("mlops deploy", "mlops deploy --env staging --stage-tags"),
+        _deploy_args,
+    ),
+    Verb(
+        "status",
+        "desired against actual version per environment; drift exits 1",
+        "Compare what deployments.yaml asks for with what each target serves.",
+        ("mlops status", "mlops status --format json"),
+    ),
+    Verb(
+        "history",
+        "the audit trail: registrations, deployments.yaml changes and deployments",
+        "Merge the version tags, the git log of deployments.yaml and the targets' audit "
+        "records into one timeline.",
+        ("mlops history", "mlops history iris-classifier --format json"),
+        _history_args,
+    ),
+    Verb(
+        "reproduce",
+        "rebuild a registered version from its commit and compare with its record",
+        "Check the version's commit out in a fresh git worktree, run its pipeline with every "
+        "stage forced and the run-cache off, and report whether metrics and model sha256 are "
+        "identical to the record. Exits 1 when they differ.",
+        ("mlops reproduce iris-classifier@v0.1.0",),
+        _reproduce_args,
+    ),
+    Verb(
+        "schema",
+        "print the JSON Schema of the YAML files, for editors",
+        "Print the JSON Schema of mlops.yaml, pipelines/*.yaml and deployments.yaml. "
+        "Editors with the YAML language server pick it up from the "
+        "`# yaml-language-server: $schema=...` comment that `mlops init` writes.",
+        ("mlops schema pipeline > pipeline.schema.json", "mlops schema --out .mlops/schema"),
+        _schema_args,
+        project=False,
+        formats=(),
+    ),
+)
