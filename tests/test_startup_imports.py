@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("dvc", "pandas", "sklearn", "numpy", "scipy", "skops", "pyarrow")
+HEAVY = ("dvc", "pandas", "sklearn", "numpy", "scipy", "skops", "pyarrow", "boto3", "botocore")
 
 _PROBE = """
 import json, sys
