@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runner.config.models import Gates, Rule
+from runner.steps.options import KNOWN_METRICS
 
 EPSILON = 1e-9
 ABSOLUTE = ("min", "max")
@@ -33,18 +34,9 @@ BOUNDS = ABSOLUTE + CHANGE
 _STRICTER = {"min": max, "max": min, **{b: min for b in CHANGE}}
 _POLICY_ORDER = {"fail": 0, "absolute-only": 1, "pass": 2}  # lower is stricter
 
-HIGHER_IS_BETTER = {
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "roc_auc",
-    "r2",
-}
+# Losses and errors fall as models improve; every other built-in metric rises.
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+HIGHER_IS_BETTER = set(KNOWN_METRICS) - LOWER_IS_BETTER
 
 Result = Literal["pass", "fail", "skip"]
 

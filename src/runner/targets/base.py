@@ -10,6 +10,7 @@ place; the next deploy converges. Targets move bytes; they never load a model.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -146,3 +147,14 @@ def source_file(source: Path, rel: str) -> Path:
     if source.is_file() and rel == source.name:
         return source
     return source / check_relpath(rel)
+
+
+def parse_record(raw: bytes | str, where: str) -> dict[str, Any]:
+    """One audit record, or TargetError naming where the bad record is."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        raise TargetError(f"{where}: not a JSON record ({exc})") from exc
+    if not isinstance(record, dict):
+        raise TargetError(f"{where}: not a JSON object")
+    return record

@@ -29,6 +29,7 @@ from runner.targets.base import (
     TargetError,
     check_name,
     check_relpath,
+    parse_record,
     sha256_stream,
     source_file,
 )
@@ -264,13 +265,7 @@ class DirectoryTarget:
         records: list[dict[str, Any]] = []
         # The last piece is empty, or a line cut short by a crash: not a record.
         for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
-            try:
-                record = json.loads(raw)
-            except ValueError as exc:
-                raise TargetError(f"{path}:{number}: not a JSON record ({exc})") from exc
-            if not isinstance(record, dict):
-                raise TargetError(f"{path}:{number}: not a JSON object")
-            records.append(record)
+            records.append(parse_record(raw, f"{path}:{number}"))
         return records
 
     @contextmanager

@@ -29,6 +29,7 @@ from runner.targets.base import (
     TargetError,
     check_name,
     check_relpath,
+    parse_record,
     sha256_stream,
     source_file,
 )
@@ -202,14 +203,10 @@ class S3Target:
         records: list[dict[str, Any]] = []
         for key in self.s3.keys(self._key(model, "audit") + "/", "list the audit trail"):
             try:
-                record = json.loads(self.s3.get(key, "read the audit trail")[0])
+                raw = self.s3.get(key, "read the audit trail")[0]
             except Missing:
                 continue  # deleted by hand since the listing
-            except ValueError as exc:
-                raise TargetError(f"s3://{self.bucket}/{key}: not a JSON record ({exc})") from exc
-            if not isinstance(record, dict):
-                raise TargetError(f"s3://{self.bucket}/{key}: not a JSON object")
-            records.append(record)
+            records.append(parse_record(raw, f"s3://{self.bucket}/{key}"))
         return records
 
     # ----------------------------------------------------------------- lock
