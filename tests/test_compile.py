@@ -11,8 +11,8 @@ import yaml
 
 from runner.cli import main
 from runner.commands.init import example_files
-from runner.compiler import compile_project
-from runner.config.load import load_workspace
+from runner.compile.generated import compile_project
+from runner.project.workspace import open_workspace as load_workspace
 
 from conftest import build_tree, snapshot
 

@@ -206,8 +206,8 @@ def test_flipped_byte_in_the_remote_is_refused(repo: Path, sh: Sh, tmp_path: Pat
 _CONCURRENT = """
 import sys
 from pathlib import Path
-from runner.config.load import load_workspace
-from runner.deployer import reconcile
+from runner.project.workspace import open_workspace as load_workspace
+from runner.deploy.reconcile import reconcile
 ws = load_workspace(Path(sys.argv[1]))
 print(reconcile(ws, "staging", "iris-classifier", sys.argv[2]).action)
 """

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runner.config.models import Gates, Rule
-from runner.gate import Baseline, Limit, best_variant, evaluate, hold_to_base, limits_of
+from runner.gates.rules import Baseline, Limit, best_variant, evaluate, hold_to_base, limits_of
 
 BASE = Baseline("production", {"acc": 0.90, "loss": 0.30, "zero": 0.0, "nan": math.nan})
 NONE = Baseline("production", None, "production runs no version yet")

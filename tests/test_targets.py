@@ -19,13 +19,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from runner.targets import TARGET_IMPLEMENTATIONS, open_target
-from runner.targets.base import Pointer, PointerConflict, Target, TargetError
-from runner.targets.directory import DirectoryTarget
-from runner.targets.registry import TARGET_KINDS
-from runner.targets.registry import DirectoryTarget as DirectoryConfig
-from runner.targets.registry import S3Target as S3Config
-from runner.targets.s3 import S3Target
+from runner.config.targets import TARGET_KINDS
+from runner.config.targets import DirectoryTargetConfig as DirectoryConfig
+from runner.config.targets import S3TargetConfig as S3Config
+from runner.deploy.targets import TARGET_IMPLEMENTATIONS, open_target
+from runner.deploy.targets.base import Pointer, PointerConflict, Target, TargetError
+from runner.deploy.targets.directory import DirectoryTarget
+from runner.deploy.targets.s3 import S3Target
 from s3server import CREDENTIALS, moto_server, unused_port
 
 from conftest import build_tree

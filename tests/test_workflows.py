@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from runner.commands.init import example_files
-from runner.compiler import compile_project
-from runner.config.load import load_workspace
-from runner.workflows import ACTIONS
+from runner.compile.generated import compile_project
+from runner.compile.workflows import ACTIONS
+from runner.project.workspace import open_workspace as load_workspace
 
 from conftest import build_tree
 

@@ -77,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     kwargs = {k: v for k, v in vars(args).items() if k not in ("verb", "traceback")}
     fmt = kwargs.get("format", "text")
     try:
+        if "project" in kwargs:  # the verbs that read a project get it opened once, here
+            from runner.config.load import project_root
+            from runner.project.workspace import open_workspace
+
+            kwargs["ws"] = open_workspace(project_root(kwargs.pop("project")))
         module = importlib.import_module(f"runner.commands.{args.verb}")
         return int(module.run(**kwargs))
     except KeyboardInterrupt:

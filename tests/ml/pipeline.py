@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.ml import run_step
-from runner.steps.options import (
+from runner.config.step_options import (
     EvaluateOptions,
     IngestOptions,
     SplitOptions,
     TrainOptions,
 )
+from runner.ml import run_step
 
 
 @dataclass(frozen=True)

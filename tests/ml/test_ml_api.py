@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.config.step_options import IngestOptions, SplitOptions
 from runner.ml import StepError, run_step
-from runner.steps.options import IngestOptions, SplitOptions
 
 
 def test_import_does_not_load_heavy_libraries() -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from runner.ml import StepError, run_step
-from runner.steps.options import (
+from runner.config.step_options import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     EvaluateOptions,
     TrainOptions,
 )
+from runner.ml import StepError, run_step
 
 from .pipeline import Run
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from runner.config.step_options import IngestOptions
 from runner.ml import StepError, run_step
 from runner.ml.datasets import snake_case
-from runner.steps.options import IngestOptions
 
 from .pipeline import Run
 

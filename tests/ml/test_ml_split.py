@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from runner.config.step_options import SplitOptions
 from runner.ml import StepError, run_step
-from runner.steps.options import SplitOptions
 
 from .pipeline import Run
 

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from runner.config.step_options import PreprocessOptions, TrainOptions
 from runner.ml import StepError, load_model, run_step
-from runner.steps.options import PreprocessOptions, TrainOptions
 
 from .pipeline import Run
 

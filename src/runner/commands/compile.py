@@ -5,14 +5,12 @@ from __future__ import annotations
 import difflib
 import sys
 
-from runner import generated
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
+from runner.compile import generated
+from runner.config.load import Workspace
 from runner.errors import CheckFailed
 
 
-def run(*, project: str | None, format: str, check: bool) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, check: bool) -> int:
     total, changed = generated.changes(ws)
     if check:
         if not changed:

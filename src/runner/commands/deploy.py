@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from runner import versions
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
-from runner.deployer import Outcome, reconcile
+from runner.config.load import Workspace
+from runner.deploy.reconcile import Outcome, reconcile
 from runner.errors import CheckFailed, MlopsError, UsageError, did_you_mean
+from runner.registry import versions
 
 
-def run(*, project: str | None, format: str, env: str | None, stage_tags: bool) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int:
     envs = list(ws.project.environments)
     if env is not None and env not in envs:
         raise UsageError(

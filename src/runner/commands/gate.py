@@ -7,17 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-from runner import report as render
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
+from runner.config.load import Workspace
 from runner.errors import CheckFailed
 from runner.fsutil import write_atomic
-from runner.gating import default_base, gate_pipeline
+from runner.gates import report as render
+from runner.gates.evaluate import default_base, gate_pipeline
 
 
 def run(
     *,
-    project: str | None,
+    ws: Workspace,
     format: str,
     pipeline: str,
     baseline: str | None,
@@ -26,7 +25,6 @@ def run(
     markdown_path: str | None,
     step_summary: bool,
 ) -> int:
-    ws = load_workspace(project_root(project))
     pfile = ws.pipeline(pipeline)
     base_ref = base if base is not None else default_base(ws)
     result = gate_pipeline(ws, pfile, baseline_spec=baseline, base_ref=base_ref)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from runner import history
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
+from runner.config.load import Workspace
+from runner.deploy import history
 
 
-def run(*, project: str | None, format: str, model: str | None) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, model: str | None) -> int:
     events, warnings = history.timeline(ws, model)
     if format == "json":
         sys.stdout.write(

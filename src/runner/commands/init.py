@@ -6,9 +6,9 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from runner.config.schemas import FILES, dumps, schema
 from runner.errors import UsageError
 from runner.fsutil import write_all
-from runner.schemas import FILES, dumps, schema
 
 SCHEMA_DIR = ".mlops/schema"
 # Template name -> path in the new project.

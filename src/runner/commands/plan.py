@@ -6,8 +6,7 @@ import json
 import sys
 from collections.abc import Iterable
 
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
+from runner.config.load import Workspace
 from runner.plan import ABSENT, Change, Item, Plan, Run, build_plan, resolve_base, show
 from runner.plan.affected import affected_pipelines, changed_environments
 
@@ -26,9 +25,8 @@ TITLES = {
 }
 
 
-def run(*, project: str | None, format: str, base: str | None) -> int:
+def run(*, ws: Workspace, format: str, base: str | None) -> int:
     """Print the plan of the work tree against `base` (default: the main branch)."""
-    ws = load_workspace(project_root(project))
     ref, commit = resolve_base(ws.root, base, ws.project.ci.main_branch)
     plan = build_plan(ws, ref, commit)
     if format == "outputs":

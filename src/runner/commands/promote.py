@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from runner import deployments, promotion, versions
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
+from runner.config.load import Workspace
+from runner.deploy import desired as deployments
+from runner.deploy import promotion
+from runner.registry import versions
 
 
-def run(*, project: str | None, format: str, model: str, to: str, version: str | None) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, model: str, to: str, version: str | None) -> int:
     promotion.check_target(ws, to, model)
     upstream = ws.project.environments[to].requires
     if version is None:

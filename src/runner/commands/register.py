@@ -10,17 +10,16 @@ from typing import Any
 
 import yaml
 
-from runner import artifact, proc, versions
-from runner.commands.validate import project_root
-from runner.compiler import model_path, pipeline_dir
-from runner.config.load import PipelineFile, Workspace, load_workspace
+from runner import proc
+from runner.compile.dvcfiles import model_path, pipeline_dir
+from runner.config.load import PipelineFile, Workspace
 from runner.errors import CheckFailed, UsageError
-from runner.gating import freshness, gate_pipeline
-from runner.graph import build_graph
+from runner.gates.evaluate import freshness, gate_pipeline
+from runner.project.graph import build_graph
+from runner.registry import artifact, versions
 
 
-def run(*, project: str | None, format: str, pipeline: str, bump: str, push: bool) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> int:
     pfile = _pipeline(ws, pipeline)
     assert pfile.model.deploy is not None
     model = pfile.model.deploy.model

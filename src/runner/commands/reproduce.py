@@ -13,15 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from runner import artifact, git, proc, versions
-from runner.commands.validate import project_root
-from runner.config.load import Workspace, load_workspace
+from runner import git, proc
+from runner.config.load import Workspace
 from runner.errors import CheckFailed, UsageError
-from runner.repro import Event, explain_failure, reproduce
+from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.registry import artifact, versions
 
 
-def run(*, project: str | None, format: str, spec: str) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, spec: str) -> int:
     model, sep, version = spec.partition("@")
     if not sep:
         raise UsageError(
@@ -104,8 +103,8 @@ def _local_remotes(ws: Workspace, root: Path) -> None:
 
 
 def _metrics(root: Path, record: dict[str, Any]) -> dict[str, Any]:
-    from runner.config.load import load_workspace as load
-    from runner.gating import metric_files
+    from runner.gates.evaluate import metric_files
+    from runner.project.workspace import open_workspace as load
 
     ws = load(root)
     files = metric_files(ws, ws.pipelines[str(record["pipeline"])])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from runner import deployments, history, promotion, versions
-from runner.commands.validate import project_root
-from runner.config.load import Workspace, load_workspace
+from runner.config.load import Workspace
+from runner.deploy import desired as deployments
+from runner.deploy import history, promotion
 from runner.errors import CheckFailed
+from runner.registry import versions
 
 
-def run(*, project: str | None, format: str, model: str, env: str, to: str | None) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str, model: str, env: str, to: str | None) -> int:
     promotion.check_target(ws, env, model)
     current = promotion.desired(ws, env, model)
     if to is not None:

@@ -7,19 +7,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner import generated, proc
-from runner.commands.validate import project_root
-from runner.config.load import Workspace, load_workspace
+from runner import proc
+from runner.compile import generated
+from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
 from runner.fsutil import write_atomic
-from runner.gating import LAST_RUN
-from runner.graph import build_graph
-from runner.repro import Event, explain_failure, reproduce
+from runner.gates.evaluate import LAST_RUN
+from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.project.graph import build_graph
 
 
 def run(
     *,
-    project: str | None,
+    ws: Workspace,
     format: str,
     pipelines: list[str],
     no_run_cache: bool,
@@ -27,7 +27,6 @@ def run(
     pull: bool,
     locked: bool,
 ) -> int:
-    ws = load_workspace(project_root(project))
     for name in pipelines:
         ws.pipeline(name)
     _, pending = generated.changes(ws)

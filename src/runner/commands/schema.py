@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from runner.config.schemas import FILES, dumps, schema
 from runner.fsutil import write_all
-from runner.schemas import FILES, dumps, schema
 
 
 def run(*, kind: str | None, out: str | None) -> int:

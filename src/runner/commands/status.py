@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from runner import promotion
-from runner.commands.validate import project_root
-from runner.config.load import load_workspace
-from runner.deployer import target_for
+from runner.config.load import Workspace
+from runner.deploy import promotion
+from runner.deploy.reconcile import target_for
 from runner.errors import CheckFailed, MlopsError
 
 
-def run(*, project: str | None, format: str) -> int:
-    ws = load_workspace(project_root(project))
+def run(*, ws: Workspace, format: str) -> int:
     rows = []
     for env in ws.project.environments:
         for model in sorted(ws.deployments.get(env, {})):

@@ -7,6 +7,7 @@ module sees raw dicts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ class PipelineFile:
     model: Pipeline
 
 
-@dataclass(frozen=True)
+# eq=False: compared and hashed by identity, so derived data (the stage graph)
+# can be cached per workspace.
+@dataclass(frozen=True, eq=False)
 class Workspace:
     root: Path
     project_doc: Document
@@ -60,6 +63,16 @@ def find_root(start: Path) -> Path:
     )
 
 
+def project_root(project: str | None) -> Path:
+    """The project folder from --project, or found upwards from the current folder."""
+    if project is None:
+        return find_root(Path.cwd())
+    root = Path(project).resolve()
+    if not (root / PROJECT_FILE).is_file():
+        raise UsageError(f"no {PROJECT_FILE} in {root}", "pass the folder that holds mlops.yaml")
+    return root
+
+
 def _validate(
     model: type[BaseModel] | TypeAdapter[Any], doc: Document, problems: list[Problem]
 ) -> Any:
@@ -83,8 +96,17 @@ def _load(path: Path, root: Path, problems: list[Problem]) -> Document | None:
         return None
 
 
-def load_workspace(root: Path, *, check: bool = True) -> Workspace:
-    """Load and validate the whole project under `root`; raise ConfigError with every problem."""
+# Cross-file checks, given by the caller (they need the derived stage graph, which
+# lives above this package): workspace, complete -> problems.
+Checker = Callable[["Workspace", bool], list[Problem]]
+
+
+def load_workspace(root: Path, *, checker: Checker | None = None) -> Workspace:
+    """Load and validate the whole project under `root`; raise ConfigError with every problem.
+
+    `runner.project.workspace.open_workspace` is the usual way in: it passes the
+    cross-file checks as `checker`.
+    """
     problems: list[Problem] = []
     project_doc = _load(root / PROJECT_FILE, root, problems)
     project = _validate(Project, project_doc, problems) if project_doc else None
@@ -123,12 +145,10 @@ def load_workspace(root: Path, *, check: bool = True) -> Workspace:
     if project_doc is None or project is None:
         raise ConfigError(problems)
     workspace = Workspace(root, project_doc, project, pipelines, deployments_doc, deployments)
-    if check:
-        from runner.config.checks import check_workspace
-
+    if checker is not None:
         # Check what did load, so one run reports everything; references into
         # files that failed to load are not checked (they would only add noise).
-        problems += check_workspace(workspace, complete=not problems)
+        problems += checker(workspace, not problems)
     if problems:
         raise ConfigError(problems)
     return workspace

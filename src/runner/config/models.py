@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from runner.targets.registry import TARGET_KINDS
+from runner.config.targets import TARGET_KINDS
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]

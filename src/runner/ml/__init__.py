@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from runner.config.steps import STEPS
 from runner.ml.errors import StepError
-from runner.steps.registry import STEPS
 
 if TYPE_CHECKING:
     import pandas as pd

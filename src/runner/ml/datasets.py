@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from runner.config.step_options import SKLEARN_DATASETS
 from runner.ml.errors import StepError
-from runner.steps.options import SKLEARN_DATASETS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runner.config.step_options import EvaluateOptions
 from runner.ml.errors import StepError, column_hint
 from runner.ml.features import Feature, prepare_features
 from runner.ml.files import dumps_json, read_parquet, replace_dir, write_bytes, write_json
@@ -22,7 +23,6 @@ from runner.ml.metrics import (
 from runner.ml.model_io import load_model, read_meta
 from runner.ml.plots import confusion_rows, precision_recall_curves, residual_rows, roc_curves
 from runner.ml.progress import progress, warn
-from runner.steps.options import EvaluateOptions
 
 
 def run(options: EvaluateOptions, inputs: dict[str, Path], outputs: dict[str, Path]) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from runner.config.step_options import PreprocessOptions
 from runner.ml.errors import StepError, column_hint
-from runner.steps.options import PreprocessOptions
 
 if TYPE_CHECKING:
     import pandas as pd

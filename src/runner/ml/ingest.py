@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.config.step_options import IngestOptions
 from runner.ml.datasets import SOURCE_PREFIX, load_dataset
 from runner.ml.errors import StepError, column_hint, first_line
 from runner.ml.files import write_parquet
 from runner.ml.progress import progress
-from runner.steps.options import IngestOptions
 
 if TYPE_CHECKING:
     import pandas as pd

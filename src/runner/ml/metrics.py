@@ -6,8 +6,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from runner.config.step_options import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from runner.ml.errors import StepError, first_line
-from runner.steps.options import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 DECIMALS = 6
 PROBABILITY_METRICS = ("roc_auc", "log_loss")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runner.config.step_options import SplitOptions
 from runner.ml.errors import StepError, column_hint, first_line
 from runner.ml.files import read_parquet, write_parquet
 from runner.ml.progress import progress
-from runner.steps.options import SplitOptions
 
 # Schema metadata keys through which split tells train and evaluate what it did.
 TARGET_KEY = "mlops.target"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runner.config.step_options import PreprocessOptions, TrainOptions
 from runner.ml.errors import StepError, column_hint, first_line
 from runner.ml.estimator import import_estimator, make_estimator
 from runner.ml.features import Feature, prepare_features, select_features
@@ -13,7 +14,6 @@ from runner.ml.model_io import dumps_model, write_model_files
 from runner.ml.profile import profile_table
 from runner.ml.progress import progress
 from runner.ml.split import SEED_KEY, TARGET_KEY
-from runner.steps.options import PreprocessOptions, TrainOptions
 
 
 def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]) -> None:

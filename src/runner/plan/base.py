@@ -11,10 +11,10 @@ from runner.config.load import (
     PIPELINES_DIR,
     PROJECT_FILE,
     Workspace,
-    load_workspace,
 )
 from runner.errors import ConfigError, UsageError
 from runner.plan.model import plural
+from runner.project.workspace import open_workspace
 
 
 def resolve_base(root: Path, base: str | None, main_branch: str) -> tuple[str, str]:
@@ -58,7 +58,7 @@ def load_base(root: Path, commit: str) -> tuple[Workspace | None, str | None]:
                 (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
                 (Path(tmp) / rel).write_text(text, encoding="utf-8")
         try:
-            return load_workspace(Path(tmp)), None
+            return open_workspace(Path(tmp)), None
         except ConfigError as exc:
             return None, _invalid(exc)
 

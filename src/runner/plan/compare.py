@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from runner.compiler import pipeline_dir
+from runner.compile.dvcfiles import pipeline_dir
 from runner.config.load import Workspace
 from runner.config.models import Gates
 from runner.plan.model import ABSENT, Change, Item

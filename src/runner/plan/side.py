@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from runner.compiler import compile_project
+from runner.compile.dvcfiles import compile_dvc
 from runner.config.load import Workspace
 
 try:
@@ -47,7 +47,7 @@ def read_side(ws: Workspace | None) -> Side:
     """Compile `ws` and index its DVC stages; `None` gives the empty side."""
     if ws is None:
         return Side(None, {}, {})
-    files = {path: load_yaml(text) for path, text in compile_project(ws) if path.endswith(".yaml")}
+    files = {path: load_yaml(text) for path, text in compile_dvc(ws) if path.endswith(".yaml")}
     stages: dict[str, Stage] = {}
     for path, data in files.items():
         if path == ROOT_DVC or path.endswith(f"/{ROOT_DVC}"):

@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from runner import interp
+from runner.config.steps import STEPS
 from runner.errors import CheckFailed, UsageError
 from runner.fsutil import write_atomic
-from runner.steps.registry import STEPS
+from runner.project import interp
 
 
 def _read_yaml(path: Path) -> Any:
@@ -38,7 +38,7 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
     entry = entries[stage]
     params = (_read_yaml(root / "params.yaml") or {}).get(pipeline) or {}
     if entry.get("overrides"):
-        from runner.sweep import with_overrides
+        from runner.project.sweep import with_overrides
 
         params = with_overrides(params, entry["overrides"])
     try:

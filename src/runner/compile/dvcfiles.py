@@ -1,0 +1,366 @@
+"""Compile the project's YAML into the files DVC runs. Pure: returns [(path, text)].
+
+Per pipeline, `pipelines/<name>/dvc.yaml` holds literal stages (no DVC
+templating) with `wdir` at the project root, so each pipeline has its own
+`dvc.lock` and PRs on different pipelines do not conflict. Built-in steps
+take their options from `pipelines/<name>/steps.yaml`, and their params from
+`params.yaml`, at run time: DVC tracks the exact keys each stage reads, so
+`dvc exp run -S iris.train.max_depth=2` re-runs only what depends on it, and
+no user value ever reaches a shell. The root `dvc.yaml` has one small stage
+per pipeline depending on its final outputs, so plain `dvc repro` reproduces
+everything, and the `artifacts:` of every deployed model.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from runner.compile.header import header
+from runner.compile.yamlout import dump
+from runner.config.load import PipelineFile, Workspace
+from runner.config.models import CmdStage, OutFlags, StepStage
+from runner.config.schemas import FILES, dumps, schema
+from runner.config.steps import STEPS
+from runner.project import interp
+from runner.project.graph import Graph, Node, build_graph, norm, out_path, stage_dir
+from runner.project.sweep import expand
+
+STEP_CMD = "python -m runner.steps"
+SCHEMA_DIR = ".mlops/schema"
+
+
+def pipeline_dir(name: str) -> str:
+    return f"pipelines/{name}"
+
+
+def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
+    """The DVC files, params.yaml and the editor schemas as (project-relative path, text)."""
+    graph = build_graph(ws)
+    files: list[tuple[str, str]] = [("params.yaml", _params_yaml(ws))]
+    for name, pfile in ws.pipelines.items():
+        files.append((f"{pipeline_dir(name)}/dvc.yaml", _pipeline_dvc_yaml(pfile, graph)))
+        steps = _steps_yaml(pfile, graph)
+        if steps is not None:
+            files.append((f"{pipeline_dir(name)}/steps.yaml", steps))
+    files.append(("dvc.yaml", _root_dvc_yaml(ws, graph)))
+    if ws.project.storage is not None:
+        files.append((".dvc/config", _dvc_config(ws)))
+    files += [(f"{SCHEMA_DIR}/{FILES[k][0]}", dumps(schema(k))) for k in FILES]
+    return files
+
+
+# ------------------------------------------------------------------ params
+
+
+def _params_yaml(ws: Workspace) -> str:
+    params = {
+        name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params
+    }
+    text = header("pipelines/*.yaml") + (dump(params) if params else "{}\n")
+    return text
+
+
+# --------------------------------------------------------- pipeline dvc.yaml
+
+
+def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
+    stages: dict[str, Any] = {}
+    for sname, item in expand(pfile.model).items():
+        node = graph.nodes[(pfile.name, sname)]
+        stage = item.stage
+        if isinstance(stage, StepStage):
+            stages[sname] = _step_stage(pfile, sname, stage, node, graph)
+        else:
+            stages[sname] = _cmd_stage(pfile, sname, stage, node)
+        if item.variant is not None:
+            stages[sname]["meta"]["variant"] = item.variant.name
+            stages[sname]["meta"]["sweep"] = dict(item.overrides)
+    return header(pfile.doc.path) + dump({"stages": stages})
+
+
+def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
+    line = pfile.doc.keys[("stages", node.source)].line
+    return {"source": f"{pfile.doc.path}:{line}"}
+
+
+def _step_stage(
+    pfile: PipelineFile, sname: str, stage: StepStage, node: Node, graph: Graph
+) -> dict[str, Any]:
+    spec = STEPS[stage.step]
+    name = pfile.name
+    deps = sorted(set(node.deps))
+    params: list[Any] = [{f"{pipeline_dir(name)}/steps.yaml": [sname]}]
+    refs = sorted({f"{name}.{ref}" for ref in interp.refs(stage.with_)})
+    if refs:
+        params.insert(0, {"params.yaml": refs})
+    outs: list[Any] = []
+    metrics: list[Any] = []
+    plots: list[Any] = []
+    # When the task is known the root dvc.yaml gives each plot file its template;
+    # the folder is then a plain output, so DVC does not render it twice.
+    templated = stage.step == "evaluate" and _evaluate_task(pfile, graph, sname) is not None
+    for key, path in sorted(node.outputs.items()):
+        if key in spec.metrics:
+            metrics.append({path: {"cache": False}})
+        elif key in spec.plots:
+            (outs if templated else plots).append({path: {"cache": False}})
+        else:
+            outs.append(path)
+    return _stage(
+        cmd=f"{STEP_CMD} {shlex.quote(name)} {shlex.quote(sname)}",
+        deps=deps,
+        params=params,
+        outs=outs,
+        metrics=metrics,
+        plots=plots,
+        meta=_meta(pfile, node),
+        desc=stage.desc,
+    )
+
+
+def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> dict[str, Any]:
+    name = pfile.name
+    params_map = pfile.model.params
+    cmd: str | list[str]
+    cmd = (
+        [_render_cmd(c, params_map) for c in stage.cmd]
+        if isinstance(stage.cmd, list)
+        else _render_cmd(stage.cmd, params_map)
+    )
+    used = {*stage.params, *interp.refs(stage.cmd)}
+    return _stage(
+        cmd=cmd,
+        deps=sorted(set(node.deps)),
+        params=[{"params.yaml": sorted(f"{name}.{key}" for key in used)}] if used else [],
+        outs=[_out(o) for o in stage.outs],
+        metrics=[_out(o) for o in stage.metrics],
+        plots=[_out(o) for o in stage.plots],
+        meta=_meta(pfile, node),
+        desc=stage.desc,
+        always_changed=stage.always_changed,
+    )
+
+
+def _render_cmd(cmd: str, params: Mapping[str, Any]) -> str:
+    """Substitute `${...}` with shell-quoted values; escape what DVC would interpolate."""
+
+    def one(match: re.Match[str]) -> str:
+        value = interp.lookup(params, match.group(1))
+        text = _scalar_text(value)
+        return shlex.quote(text)
+
+    rendered = interp.REF.sub(one, cmd)
+    # DVC interpolates every `${` in dvc.yaml; a literal one must be escaped.
+    return rendered.replace("${", "\\${")
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _out(spec: str | dict[str, OutFlags]) -> Any:
+    path = norm(out_path(spec))
+    if isinstance(spec, str):
+        return path
+    flags = spec[out_path(spec)]
+    given = flags.model_dump(exclude_defaults=True, exclude={"keys"})
+    return {path: given} if given else path
+
+
+def _stage(**fields: Any) -> dict[str, Any]:
+    """A DVC stage with DVC's key order and empty keys dropped."""
+    order = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "always_changed")
+    stage: dict[str, Any] = {"cmd": fields["cmd"], "wdir": "../.."}
+    for key in order[2:]:
+        value = fields.get(key)
+        if value:
+            stage[key] = value
+    if fields.get("desc"):
+        stage["desc"] = fields["desc"]
+    stage["meta"] = fields["meta"]
+    return stage
+
+
+# -------------------------------------------------------------- steps.yaml
+
+
+def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
+    entries: dict[str, Any] = {}
+    for sname, item in expand(pfile.model).items():
+        stage = item.stage
+        if not isinstance(stage, StepStage):
+            continue
+        node = graph.nodes[(pfile.name, sname)]
+        entry: dict[str, Any] = {"step": stage.step}
+        if stage.with_:
+            entry["with"] = stage.with_
+        if item.overrides:
+            # Applied over params.yaml before `${...}` is resolved, at run time.
+            entry["overrides"] = item.overrides
+        if node.inputs:
+            entry["inputs"] = dict(sorted(node.inputs.items()))
+        entry["outputs"] = dict(sorted(node.outputs.items()))
+        entries[sname] = entry
+    if not entries:
+        return None
+    return header(pfile.doc.path) + dump(entries)
+
+
+# ------------------------------------------------------------ root dvc.yaml
+
+
+def manifest_path(pipeline: str) -> str:
+    return f"{stage_dir(pipeline, '_manifest')}.json".replace("/_manifest", "/manifest")
+
+
+def final_outputs(pfile: PipelineFile, graph: Graph) -> list[str]:
+    """Outputs of the pipeline that no other stage of it reads, plus the deployed model."""
+    nodes = [n for n in graph.nodes.values() if n.pipeline == pfile.name]
+    read = {dep for n in nodes for dep in n.deps}
+    finals = {out for n in nodes for out in n.outs if out not in read}
+    model = model_path(pfile, graph)
+    if model:
+        finals.add(model)
+    return sorted(finals)
+
+
+def model_path(pfile: PipelineFile, graph: Graph) -> str | None:
+    """The path of the model a pipeline deploys, or None."""
+    deploy = pfile.model.deploy
+    if deploy is None:
+        return None
+    stage_name = deploy.stage
+    if stage_name is None:
+        trains = [
+            s
+            for s, st in pfile.model.stages.items()
+            if isinstance(st, StepStage) and st.step == "train"
+        ]
+        stage_name = trains[-1]
+    node = graph.nodes[(pfile.name, stage_name)]
+    return node.outputs.get("model") or node.outs[0]
+
+
+def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
+    stages: dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
+    plots: list[Any] = []
+    for name, pfile in ws.pipelines.items():
+        stages[name] = {
+            "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
+            "deps": final_outputs(pfile, graph),
+            "outs": [{manifest_path(name): {"cache": False}}],
+            "meta": {"source": pfile.doc.path},
+        }
+        deploy = pfile.model.deploy
+        model = model_path(pfile, graph)
+        if deploy is not None and model is not None:
+            artifact: dict[str, Any] = {"path": model, "type": "model"}
+            if pfile.model.description:
+                artifact["desc"] = pfile.model.description
+            artifact["meta"] = {"pipeline": name}
+            artifacts[deploy.model] = artifact
+        plots += _plot_definitions(pfile, graph)
+    body: dict[str, Any] = {"stages": stages}
+    if plots:
+        body["plots"] = plots
+    if artifacts:
+        body["artifacts"] = dict(sorted(artifacts.items()))
+    return header("mlops.yaml and pipelines/*.yaml") + dump(body)
+
+
+_CLASSIFIER = re.compile(
+    r"(Classifier|Classification|^LogisticRegression\w*|^SVC|^NuSVC|^LinearSVC|NB|^Perceptron)$"
+)
+
+
+def _task(stage: StepStage) -> str | None:
+    """classification / regression for a train step, guessed without importing sklearn."""
+    estimator = stage.with_.get("estimator")
+    if not isinstance(estimator, str):
+        return None
+    cls = estimator.rsplit(".", 1)[-1]
+    if _CLASSIFIER.search(cls):
+        return "classification"
+    if re.search(
+        r"(Regressor|Regression|^SVR|^NuSVR|^LinearSVR|^Ridge|^Lasso\w*|^ElasticNet\w*|^Lars\w*)$",
+        cls,
+    ):
+        return "regression"
+    return None
+
+
+def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
+    """The task of the model an evaluate stage scores, when the name tells it."""
+    node = graph.nodes[(pfile.name, sname)]
+    model_dir = node.inputs.get("model")
+    for other, item in expand(pfile.model).items():
+        stage = item.stage
+        if (
+            isinstance(stage, StepStage)
+            and stage.step == "train"
+            and graph.nodes[(pfile.name, other)].outputs.get("model") == model_dir
+        ):
+            return _task(stage)
+    return None
+
+
+def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
+    """Templates for the plot files an evaluate step writes (confusion matrix, curves)."""
+    out: list[Any] = []
+    for sname, item in expand(pfile.model).items():
+        stage = item.stage
+        if not (isinstance(stage, StepStage) and stage.step == "evaluate"):
+            continue
+        task = _evaluate_task(pfile, graph, sname)
+        folder = graph.nodes[(pfile.name, sname)].outputs["plots"]
+        title = f"{pfile.name}:{sname}"
+        if task == "classification":
+            out += [
+                _plot(f"{folder}/confusion.json", "confusion", "actual", "predicted", title),
+                _plot(f"{folder}/roc.json", "linear", "fpr", "tpr", f"{title} ROC"),
+                _plot(
+                    f"{folder}/precision_recall.json",
+                    "linear",
+                    "recall",
+                    "precision",
+                    f"{title} precision-recall",
+                ),
+            ]
+        elif task == "regression":
+            out.append(_plot(f"{folder}/residuals.json", "scatter", "actual", "predicted", title))
+    return out
+
+
+def _plot(path: str, template: str, x: str, y: str, title: str) -> dict[str, Any]:
+    return {path: {"template": template, "x": x, "y": y, "title": title}}
+
+
+# --------------------------------------------------------------- .dvc/config
+
+
+def _dvc_config(ws: Workspace) -> str:
+    storage = ws.project.storage
+    assert storage is not None
+    lines = [
+        "# Generated by mlops-runner from mlops.yaml (storage:). Do not edit: change",
+        "# mlops.yaml and run `mlops compile`. Credentials go in .dvc/config.local or",
+        "# the environment, never here.",
+        "[core]",
+        f"    remote = {storage.default}",
+    ]
+    for name, remote in storage.remotes.items():
+        url = remote.url
+        if "://" not in url and not url.startswith("/"):
+            url = f"../{url}"  # DVC resolves relative remote paths from .dvc/
+        lines += [f"['remote \"{name}\"']", f"    url = {url}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,41 @@
+"""The explicit registry of deployment target kinds.
+
+The dict below feeds validation (the `target:` union in `mlops.yaml` is built
+from it) and, later, deployment. Adding a kind means adding its config model
+here; nothing is discovered implicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Target(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+
+class DirectoryTargetConfig(_Target):
+    """A folder on this machine or a mounted share; `path` is relative to the project root."""
+
+    kind: Literal["directory"]
+    path: str = Field(min_length=1)
+
+
+class S3TargetConfig(_Target):
+    """An S3 bucket and prefix; `endpoint_url` for S3-compatible servers (MinIO, moto)."""
+
+    kind: Literal["s3"]
+    url: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    region: str | None = None
+
+
+TARGET_KINDS: dict[str, type[_Target]] = {
+    "directory": DirectoryTargetConfig,
+    "s3": S3TargetConfig,
+}
+
+# The config of any registered kind, for code that opens a target from it.
+TargetConfig: TypeAlias = DirectoryTargetConfig | S3TargetConfig

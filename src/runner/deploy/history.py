@@ -1,0 +1,156 @@
+"""The audit trail: what was registered, what was asked for, and what was deployed.
+
+Three sources, merged into one timeline: version tags (registration records),
+the git log of `deployments.yaml` (each reviewed change of desired state), and
+each target's audit records (what `mlops deploy` actually did).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner import proc
+from runner.config.load import DEPLOYMENTS_FILE, Workspace
+from runner.deploy.targets.base import TargetError
+from runner.registry import versions
+
+
+@dataclass(frozen=True)
+class Event:
+    time: str
+    kind: str  # "registered", "desired", "deployed"
+    model: str
+    env: str
+    version: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "kind": self.kind,
+            "model": self.model,
+            "env": self.env or None,
+            "version": self.version,
+            "detail": self.detail,
+        }
+
+
+def _log(root: Path) -> list[tuple[str, str, str, str]]:
+    """(commit, time, author, subject) of each commit touching deployments.yaml, oldest first."""
+    result = proc.run(
+        ["git", "log", "--reverse", "--format=%H%x00%cI%x00%an%x00%s", "--", DEPLOYMENTS_FILE],
+        cwd=root,
+        check=False,
+    )
+    out = []
+    for line in result.stdout.splitlines():
+        parts = line.split("\0")
+        if len(parts) == 4:
+            out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def _desired_at(root: Path, commit: str) -> dict[str, dict[str, str]]:
+    text = proc.run(["git", "show", f"{commit}:{DEPLOYMENTS_FILE}"], cwd=root, check=False).stdout
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(env): {str(m): str(v) for m, v in models.items()}
+        for env, models in data.items()
+        if isinstance(models, dict)
+    }
+
+
+def desired_versions(root: Path, env: str, model: str) -> list[str]:
+    """The values env/model had in each committed deployments.yaml, oldest first."""
+    out: list[str] = []
+    for commit, *_ in _log(root):
+        value = _desired_at(root, commit).get(env, {}).get(model)
+        if value is not None and (not out or out[-1] != value):
+            out.append(value)
+    return out
+
+
+def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list[str]]:
+    """Every event, oldest first, and warnings for sources that could not be read."""
+    models = sorted(
+        {p.model.deploy.model for p in ws.pipelines.values() if p.model.deploy}
+        if model is None
+        else {model}
+    )
+    events: list[Event] = []
+    warnings: list[str] = []
+    for name in models:
+        for item in versions.all_versions(ws.root, name):
+            events.append(
+                Event(
+                    str(item.record.get("created_at", "")),
+                    "registered",
+                    name,
+                    "",
+                    item.version,
+                    f"commit {item.commit[:7]} by {item.record.get('created_by', '?')}",
+                )
+            )
+    before: dict[str, dict[str, str]] = {}
+    for commit, when, author, subject in _log(ws.root):
+        now = _desired_at(ws.root, commit)
+        for env in sorted(set(before) | set(now)):
+            for name in models:
+                old, new = before.get(env, {}).get(name), now.get(env, {}).get(name)
+                if old != new and new is not None:
+                    events.append(
+                        Event(
+                            when,
+                            "desired",
+                            name,
+                            env,
+                            new,
+                            f"{old or '(none)'} -> {new} in {commit[:7]} by {author}: {subject}",
+                        )
+                    )
+        before = now
+    from runner.deploy.reconcile import target_for
+
+    for env in ws.project.environments:
+        try:
+            target = target_for(ws, env)
+            for name in models:
+                for record in target.audit(name):
+                    events.append(
+                        Event(
+                            str(record.get("time", "")),
+                            "deployed",
+                            name,
+                            env,
+                            str(record.get("version", "")),
+                            f"{record.get('previous') or '(none)'} -> {record.get('version')} "
+                            f"by {record.get('actor', '?')}"
+                            + (f" ({record['note']})" if record.get("note") else ""),
+                        )
+                    )
+        except TargetError as exc:
+            warnings.append(f"{env}: audit records unavailable: {exc.message}")
+    events = [replace(e, time=_utc(e.time)) for e in events]
+    events.sort(key=lambda e: (e.time, e.kind))
+    return events, warnings
+
+
+def _utc(text: str) -> str:
+    """ISO times in UTC, so that times from git, tags and targets sort together."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")

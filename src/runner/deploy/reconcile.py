@@ -1,0 +1,117 @@
+"""Make one environment's target serve what `deployments.yaml` says.
+
+For each model: resolve the version, and if the target does not already serve
+it, fetch the exact artifact of that version from the DVC remote, verify its
+sha256 against the version's record, upload it under its own immutable key
+(the target reads it back), switch the pointer with a compare-and-swap, and
+append an audit record. Under the target's lock, so concurrent deploys queue.
+A crash at any step leaves the previous version serving; running again
+converges, and repairs a missing audit record.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.config.load import Workspace
+from runner.deploy.targets import open_target
+from runner.deploy.targets.base import Pointer, Target
+from runner.registry import artifact, versions
+
+# Fault injection for the crash tests: exit hard just before the named step.
+CRASH_ENV = "MLOPS_TEST_CRASH_AT"
+STEPS = ("fetch", "upload", "switch", "audit")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    env: str
+    model: str
+    version: str
+    previous: str | None
+    action: str  # "deployed", "unchanged" or "repaired" (audit record restored)
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get(CRASH_ENV) == step:
+        os._exit(75)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _actor() -> str:
+    return os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown"
+
+
+def target_for(ws: Workspace, env: str) -> Target:
+    return open_target(ws.project.environments[env].target, ws.root)
+
+
+def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
+    """Make `env` serve `model` at `wanted` ("latest" or vX.Y.Z)."""
+    version = versions.find(ws.root, model, wanted)
+    info = version.record.get("artifact") or {}
+    files: dict[str, str] = dict(info.get("files") or {})
+    if not files:
+        from runner.errors import CheckFailed
+
+        raise CheckFailed(
+            f"{version.tag} has no artifact record", "register the version with `mlops register`"
+        )
+    new = Pointer(model, version.version, artifact.digest(files), version.commit)
+    target = target_for(ws, env)
+    with target.lock(model):
+        current = target.current(model)
+        if current == new and target.has_version(model, version.version, files):
+            repaired = _repair_audit(target, env, new)
+            return Outcome(
+                env, model, new.version, new.version, "repaired" if repaired else "unchanged"
+            )
+        if not target.has_version(model, version.version, files):
+            _crash_point("fetch")
+            with tempfile.TemporaryDirectory(prefix="mlops-deploy-") as tmp:
+                local = artifact.fetch(ws.root, version.commit, str(info["path"]), Path(tmp))
+                artifact.verify(local, files, f"{version.tag} from the DVC remote")
+                _crash_point("upload")
+                target.upload(model, version.version, local, files)
+        _crash_point("switch")
+        target.switch(model, current, new)
+        _crash_point("audit")
+        target.append_audit(model, _record(env, new, current))
+    return Outcome(env, model, new.version, current.version if current else None, "deployed")
+
+
+def _record(env: str, new: Pointer, previous: Pointer | None, note: str = "") -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "time": _now(),
+        "env": env,
+        "model": new.model,
+        "version": new.version,
+        "commit": new.commit,
+        "digest": new.digest,
+        "previous": previous.version if previous else None,
+        "actor": _actor(),
+    }
+    if note:
+        record["note"] = note
+    return record
+
+
+def _repair_audit(target: Target, env: str, serving: Pointer) -> bool:
+    """After a crash between switching and auditing, record the switch that happened."""
+    records = target.audit(serving.model)
+    last = records[-1] if records else None
+    if last and last.get("version") == serving.version and last.get("digest") == serving.digest:
+        return False
+    target.append_audit(
+        serving.model,
+        _record(env, serving, None, note="recorded after an interrupted deploy"),
+    )
+    return True

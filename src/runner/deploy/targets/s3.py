@@ -1,0 +1,240 @@
+"""A deployment target in an S3 bucket (or an S3-compatible server: MinIO, moto).
+
+Keys below `<prefix>/<model>/`: `versions/<version>/<files>` written once each
+(`If-None-Match: *`, read back and hashed), `current.json` switched with a
+conditional write (`If-Match: <etag>`, so the compare-and-swap happens on the
+server), `audit/<utc timestamp>-<uuid>.json` one immutable object per record,
+and `lock`, a lease created with `If-None-Match: *` and deleted on release.
+Credentials come from the environment, as boto3 finds them. boto3 is imported
+on first use so that opening the package stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from runner.config.targets import TargetConfig
+from runner.deploy.targets.base import (
+    LOCK_TIMEOUT,
+    Pointer,
+    PointerConflict,
+    TargetError,
+    check_name,
+    check_relpath,
+    parse_record,
+    sha256_stream,
+    source_file,
+)
+from runner.deploy.targets.s3client import Client, Conflict, Lease, Missing
+
+
+class S3Target:
+    """A target kept under `s3://<bucket>/<prefix>`."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.lock_timeout = lock_timeout
+        self.s3 = Client(bucket, self.describe(), endpoint_url=endpoint_url, region=region)
+        self._clock = threading.Lock()
+        self._last_stamp = ""
+        self._stored: set[tuple[str, str]] = set()  # versions seen stored (they never change)
+
+    @classmethod
+    def from_config(
+        cls, config: TargetConfig, root: Path, *, lock_timeout: float = LOCK_TIMEOUT
+    ) -> S3Target:
+        """Open the target of a `kind: s3` config (`root` is unused: nothing is local)."""
+        if config.kind != "s3":
+            raise TypeError(f"not an s3 target config: {config!r}")
+        bucket, _, prefix = config.url.removeprefix("s3://").partition("/")
+        return cls(
+            bucket,
+            prefix,
+            endpoint_url=config.endpoint_url,
+            region=config.region,
+            lock_timeout=lock_timeout,
+        )
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def _key(self, model: str, *parts: str) -> str:
+        head = [self.prefix] if self.prefix else []
+        return "/".join([*head, check_name("model", model), *parts])
+
+    def _version_key(self, model: str, version: str, rel: str) -> str:
+        return self._key(model, "versions", check_name("version", version), check_relpath(rel))
+
+    # ------------------------------------------------------------- versions
+
+    def has_version(self, model: str, version: str, files: Mapping[str, str]) -> bool:
+        # The sha256 recorded at upload, which upload verified by reading the bytes back;
+        # hashing every object on each deploy would download the whole model.
+        for rel, sha in files.items():
+            meta = self.s3.head(self._version_key(model, version, rel), f"check {rel}")
+            if meta is None or meta.get("sha256") != sha:
+                return False
+        return True
+
+    def upload(self, model: str, version: str, source: Path, files: Mapping[str, str]) -> None:
+        if not files:
+            raise TargetError(f"{self.describe()}: version {version} of {model} has no files")
+        keys = {rel: self._version_key(model, version, rel) for rel in sorted(files)}
+        if self.has_version(model, version, files):
+            return
+        _check_source(source, files)  # before any write: a bad source leaves no key behind
+        for rel, key in keys.items():
+            try:
+                with source_file(source, rel).open("rb") as fh:
+                    self.s3.put(key, fh, f"upload {rel}", sha256=files[rel], IfNoneMatch="*")
+                ours = True
+            except Conflict:
+                ours = False  # stored before (a retried deploy): its bytes are checked below
+            got = self.s3.sha256(key, f"read back {rel}")
+            if got == files[rel]:
+                continue
+            if ours:  # changed in flight or at the source since it was checked
+                self.s3.delete(key, f"remove the bad copy of {rel}")
+                raise TargetError(
+                    f"{self.describe()}: {rel} read back with sha256 {str(got)[:12]}…, "
+                    f"expected {files[rel][:12]}…; the bad copy was removed",
+                    "check that nothing rewrites the source while deploying, then run again",
+                )
+            raise TargetError(
+                f"{self.describe()}: version {version} of {model} is already stored with "
+                f"different files ({rel}: sha256 {str(got)[:12]}…, expected {files[rel][:12]}…)",
+                "versions are immutable: register a new version, or delete the "
+                "version's keys by hand if they are known to be bad",
+            )
+        self._stored.add((model, version))
+
+    def read_file(self, model: str, version: str, relpath: str) -> bytes:
+        key = self._version_key(model, version, relpath)
+        try:
+            return self.s3.get(key, f"read {relpath}")[0]
+        except Missing:
+            raise TargetError(f"{self.describe()}: {key} does not exist") from None
+
+    # -------------------------------------------------------------- pointer
+
+    def _pointer(self, model: str) -> tuple[Pointer | None, str | None]:
+        key = self._key(model, "current.json")
+        try:
+            body, etag = self.s3.get(key, "read the pointer")
+        except Missing:
+            return None, None
+        try:
+            return Pointer.from_json(json.loads(body)), etag
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TargetError(
+                f"s3://{self.bucket}/{key}: not a valid pointer ({exc})",
+                "restore it from the audit trail (`mlops history`), then run `mlops deploy`",
+            ) from exc
+
+    def current(self, model: str) -> Pointer | None:
+        return self._pointer(model)[0]
+
+    def _require_stored(self, model: str, version: str) -> None:
+        if (model, version) in self._stored:
+            return
+        if not self.s3.any_key(self._key(model, "versions", check_name("version", version)) + "/"):
+            raise TargetError(
+                f"{self.describe()}: version {version} of {model} is not stored",
+                "upload the version before switching to it",
+            )
+        self._stored.add((model, version))
+
+    def switch(self, model: str, expected: Pointer | None, new: Pointer) -> None:
+        if new.model != model:
+            raise TargetError(f"{self.describe()}: pointer for {new.model!r} given for {model!r}")
+        self._require_stored(model, new.version)
+        now, etag = self._pointer(model)
+        if now == expected:
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            body = (json.dumps(new.to_json(), indent=2, sort_keys=True) + "\n").encode()
+            try:
+                self.s3.put(self._key(model, "current.json"), body, "switch", **condition)
+                return
+            except (Conflict, Missing):
+                now = self.current(model)
+        raise PointerConflict(
+            f"{self.describe()}: {model} now points at {now.version if now else 'nothing'}, "
+            f"not {expected.version if expected else 'nothing'}",
+            "another deploy changed it first; run `mlops deploy` again to converge",
+        )
+
+    # ---------------------------------------------------------------- audit
+
+    def _stamp(self) -> str:
+        """A UTC timestamp that sorts as text and grows strictly within this process."""
+        with self._clock:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+            if stamp <= self._last_stamp:
+                last = datetime.datetime.strptime(self._last_stamp, "%Y%m%dT%H%M%S%fZ")
+                stamp = (last + datetime.timedelta(microseconds=1)).strftime("%Y%m%dT%H%M%S%fZ")
+            self._last_stamp = stamp
+            return stamp
+
+    def append_audit(self, model: str, record: Mapping[str, Any]) -> None:
+        body = (json.dumps(dict(record), sort_keys=True, ensure_ascii=False) + "\n").encode()
+        key = self._key(model, "audit", f"{self._stamp()}-{uuid.uuid4().hex}.json")
+        self.s3.put(key, body, "append an audit record", IfNoneMatch="*")
+
+    def audit(self, model: str) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for key in self.s3.keys(self._key(model, "audit") + "/", "list the audit trail"):
+            try:
+                raw = self.s3.get(key, "read the audit trail")[0]
+            except Missing:
+                continue  # deleted by hand since the listing
+            records.append(parse_record(raw, f"s3://{self.bucket}/{key}"))
+        return records
+
+    # ----------------------------------------------------------------- lock
+
+    @contextmanager
+    def lock(self, model: str) -> Iterator[None]:
+        owner = f"pid {os.getpid()} on {socket.gethostname()}"
+        lease = Lease(self.s3, self._key(model, "lock"), owner, self.lock_timeout)
+        lease.acquire()
+        try:
+            yield
+        except BaseException:
+            with suppress(TargetError):  # keep the deploy's own error, not the release's
+                lease.release()
+            raise
+        lease.release()
+
+
+def _check_source(source: Path, files: Mapping[str, str]) -> None:
+    for rel in sorted(files):
+        path = source_file(source, rel)
+        try:
+            with path.open("rb") as fh:
+                got = sha256_stream(fh)
+        except OSError as exc:
+            raise TargetError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if got != files[rel]:
+            raise TargetError(
+                f"{path}: sha256 mismatch: expected {files[rel][:12]}…, got {got[:12]}…",
+                "the source bytes differ from the manifest; nothing was uploaded",
+            )

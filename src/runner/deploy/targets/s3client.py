@@ -1,0 +1,258 @@
+"""The one seam to S3: a thin client whose errors are TargetErrors, and a lease lock.
+
+Every botocore call goes through `Client`, which sets short timeouts (an
+unreachable endpoint fails in seconds, not minutes) and turns botocore's
+exceptions into one-line messages with a hint. Two outcomes callers handle
+themselves come back as `Missing` (no such key) and `Conflict` (a conditional
+write lost). boto3 is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from runner.deploy.targets.base import TargetError, sha256_stream
+
+LEASE_TTL = 15 * 60.0  # seconds after which a lease left by a crashed deploy may be broken
+
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
+_CREDENTIALS_HINT = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment; "
+    "in CI, pass them from repository secrets"
+)
+
+
+class Missing(Exception):
+    """The key does not exist."""
+
+
+class Conflict(Exception):
+    """A conditional write lost: the key exists (If-None-Match) or changed (If-Match)."""
+
+
+class Client:
+    """A boto3 S3 client for one bucket; safe to share between threads."""
+
+    def __init__(self, bucket: str, where: str, *, endpoint_url: str | None, region: str | None):
+        self.bucket = bucket
+        self.where = where
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._client: Any = None
+        self._init_lock = threading.Lock()
+
+    def _raw(self) -> Any:
+        with self._init_lock, self.errors("connect"):
+            if self._client is None:
+                config = self._module("botocore.config").Config(
+                    connect_timeout=3,
+                    read_timeout=10,
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    max_pool_connections=32,
+                    # S3-compatible servers want path-style addressing, and some reject
+                    # the optional checksums newer botocore sends by default.
+                    s3={"addressing_style": "path"} if self.endpoint_url else None,
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                )
+                session = self._module("boto3").session.Session()
+                self._client = session.client(
+                    "s3",
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region or session.region_name or "us-east-1",
+                    config=config,
+                )
+            return self._client
+
+    def _module(self, name: str) -> Any:
+        """boto3 or botocore, imported on first use; TargetError when not installed."""
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise TargetError(
+                f"{self.where}: boto3 is not installed ({exc})",
+                "install it beside mlops-runner: pip install boto3",
+            ) from exc
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn botocore's exceptions into TargetError (or Missing / Conflict)."""
+        bx = self._module("botocore.exceptions")
+
+        where = self.endpoint_url or "AWS"
+        try:
+            yield
+        except bx.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "NoSuchBucket":
+                raise TargetError(
+                    f"{self.where}: bucket '{self.bucket}' does not exist at {where}",
+                    f"create it (aws s3 mb s3://{self.bucket}) or fix the target url in mlops.yaml",
+                ) from exc
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise Missing(code) from exc
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                raise Conflict(code) from exc
+            message = error.get("Message") or str(exc)
+            if code in _DENIED:
+                raise TargetError(
+                    f"{self.where}: access denied to {action} ({code}: {message})",
+                    f"check the credentials in the environment and the policy of {self.bucket}",
+                ) from exc
+            raise TargetError(
+                f"{self.where}: cannot {action} ({code or status}: {message})",
+                "the S3 server's own message is shown above",
+            ) from exc
+        except (bx.NoCredentialsError, bx.PartialCredentialsError) as exc:
+            raise TargetError(
+                f"{self.where}: no AWS credentials found to {action}", _CREDENTIALS_HINT
+            ) from exc
+        except (bx.EndpointConnectionError, bx.ConnectionError, bx.HTTPClientError) as exc:
+            raise TargetError(
+                f"{self.where}: cannot reach the S3 endpoint {where} to {action}: {exc}",
+                "check endpoint_url in mlops.yaml and that the server is up and reachable",
+            ) from exc
+        except bx.BotoCoreError as exc:
+            raise TargetError(f"{self.where}: cannot {action}: {exc}") from exc
+
+    def head(self, key: str, action: str) -> dict[str, str] | None:
+        """The user metadata of `key`, or None when it does not exist."""
+        try:
+            with self.errors(action):
+                meta = self._raw().head_object(Bucket=self.bucket, Key=key)["Metadata"]
+        except Missing:
+            return None
+        return {str(k): str(v) for k, v in meta.items()}
+
+    def get(self, key: str, action: str) -> tuple[bytes, str]:
+        """The bytes and ETag of `key`; Missing when it does not exist."""
+        with self.errors(action):
+            response = self._raw().get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read(), str(response["ETag"])
+
+    def sha256(self, key: str, action: str) -> str | None:
+        """The sha256 of the bytes stored at `key` (streamed), or None when missing."""
+        try:
+            with self.errors(action):
+                body = self._raw().get_object(Bucket=self.bucket, Key=key)["Body"]
+                try:
+                    return sha256_stream(body)
+                finally:
+                    body.close()
+        except Missing:
+            return None
+
+    def put(
+        self, key: str, body: bytes | IO[bytes], action: str, sha256: str = "", **conditions: str
+    ) -> None:
+        """Write `key`, with `IfMatch` / `IfNoneMatch` conditions; Conflict when one fails."""
+        metadata = {"sha256": sha256} if sha256 else {}
+        with self.errors(action):
+            self._raw().put_object(
+                Bucket=self.bucket, Key=key, Body=body, Metadata=metadata, **conditions
+            )
+
+    def delete(self, key: str, action: str) -> None:
+        with self.errors(action):
+            self._raw().delete_object(Bucket=self.bucket, Key=key)
+
+    def keys(self, prefix: str, action: str) -> list[str]:
+        """Every key below `prefix`, in order."""
+        found: list[str] = []
+        with self.errors(action):
+            pages = (
+                self._raw()
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=self.bucket, Prefix=prefix)
+            )
+            for page in pages:
+                found.extend(str(item["Key"]) for item in page.get("Contents", []))
+        return sorted(found)
+
+    def any_key(self, prefix: str) -> bool:
+        with self.errors("list the stored versions"):
+            page = self._raw().list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        return bool(page.get("KeyCount") or page.get("Contents"))
+
+
+class Lease:
+    """A lock held as an S3 object: created only if absent, deleted on release.
+
+    A deploy that crashed leaves its lease behind; one older than `ttl` (by the
+    timestamp in its body) is taken over with a conditional write on its ETag,
+    so only one waiter can break it.
+    """
+
+    def __init__(self, s3: Client, key: str, owner: str, timeout: float, ttl: float = LEASE_TTL):
+        self.s3, self.key, self.owner, self.timeout, self.ttl = s3, key, owner, timeout, ttl
+        self.token = uuid.uuid4().hex
+
+    def _body(self) -> bytes:
+        now = time.time()
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        info = {"owner": self.owner, "token": self.token, "since": since, "epoch": now}
+        return json.dumps(info, sort_keys=True).encode()
+
+    def acquire(self) -> None:
+        """Wait until the lease is ours; TargetError naming the holder on timeout."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while True:
+            try:
+                self.s3.put(self.key, self._body(), "take the deploy lock", IfNoneMatch="*")
+                return
+            except Conflict:
+                pass
+            try:
+                held, etag = self.s3.get(self.key, "read the deploy lock")
+            except Missing:
+                continue  # released in between: try again at once
+            info = _parse(held)
+            if time.time() - info["epoch"] > self.ttl:
+                try:
+                    self.s3.put(self.key, self._body(), "break a stale lock", IfMatch=etag)
+                    return
+                except (Conflict, Missing):
+                    continue  # another waiter broke it first
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TargetError(
+                    f"{self.s3.where}: another deploy holds the lock "
+                    f"(held by {info.get('owner', 'unknown')} since {info.get('since', '?')}; "
+                    f"waited {self.timeout:g} s)",
+                    f"wait for it to finish; a crashed deploy's lock is broken after "
+                    f"{self.ttl / 60:g} minutes, or delete s3://{self.s3.bucket}/{self.key}",
+                )
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+
+    def release(self) -> None:
+        """Delete the lease if it is still ours (it may have been broken as stale)."""
+        try:
+            held, _ = self.s3.get(self.key, "read the deploy lock")
+        except Missing:
+            return
+        if _parse(held).get("token") == self.token:
+            self.s3.delete(self.key, "release the deploy lock")
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    """A lease's fields; one without a readable timestamp counts as infinitely old."""
+    try:
+        info = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    if not isinstance(info.get("epoch"), (int, float)):
+        info["epoch"] = 0.0
+    return info
