@@ -9,8 +9,8 @@ from pathlib import Path
 from runner.config.schemas import FILES, dumps, schema
 from runner.errors import UsageError
 from runner.fsutil import write_all
+from runner.layout import SCHEMA_DIR
 
-SCHEMA_DIR = ".mlops/schema"
 # Template name -> path in the new project.
 TEMPLATES = {
     "mlops.yaml": "mlops.yaml",

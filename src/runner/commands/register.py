@@ -11,10 +11,11 @@ from typing import Any
 import yaml
 
 from runner import proc
-from runner.compile.dvcfiles import model_path, pipeline_dir
+from runner.compile.dvcfiles import model_path
 from runner.config.load import PipelineFile, Workspace
 from runner.errors import CheckFailed, UsageError
 from runner.gates.evaluate import freshness, gate_pipeline
+from runner.layout import pipeline_dir
 from runner.project.graph import build_graph
 from runner.registry import artifact, versions
 

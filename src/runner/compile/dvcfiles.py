@@ -24,16 +24,12 @@ from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, OutFlags, StepStage
 from runner.config.schemas import FILES, dumps, schema
 from runner.config.steps import STEPS
+from runner.layout import SCHEMA_DIR, manifest_file, pipeline_dir
 from runner.project import interp
-from runner.project.graph import Graph, Node, build_graph, norm, out_path, stage_dir
+from runner.project.graph import Graph, Node, build_graph, norm, out_path
 from runner.project.sweep import expand
 
 STEP_CMD = "python -m runner.steps"
-SCHEMA_DIR = ".mlops/schema"
-
-
-def pipeline_dir(name: str) -> str:
-    return f"pipelines/{name}"
 
 
 def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
@@ -218,10 +214,6 @@ def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
 # ------------------------------------------------------------ root dvc.yaml
 
 
-def manifest_path(pipeline: str) -> str:
-    return f"{stage_dir(pipeline, '_manifest')}.json".replace("/_manifest", "/manifest")
-
-
 def final_outputs(pfile: PipelineFile, graph: Graph) -> list[str]:
     """Outputs of the pipeline that no other stage of it reads, plus the deployed model."""
     nodes = [n for n in graph.nodes.values() if n.pipeline == pfile.name]
@@ -258,7 +250,7 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
             "deps": final_outputs(pfile, graph),
-            "outs": [{manifest_path(name): {"cache": False}}],
+            "outs": [{manifest_file(name): {"cache": False}}],
             "meta": {"source": pfile.doc.path},
         }
         deploy = pfile.model.deploy

@@ -16,11 +16,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from runner.config.models import Deployments, Pipeline, Project
 from runner.errors import ConfigError, Problem, UsageError, did_you_mean
+from runner.layout import DEPLOYMENTS_FILE, PIPELINES_DIR, PROJECT_FILE
 from runner.yamlio import Document, load_file
-
-PROJECT_FILE = "mlops.yaml"
-PIPELINES_DIR = "pipelines"
-DEPLOYMENTS_FILE = "deployments.yaml"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from runner.config.load import DEPLOYMENTS_FILE
 from runner.fsutil import write_atomic
+from runner.layout import DEPLOYMENTS_FILE
 from runner.yamlio import parse
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from runner import proc
-from runner.config.load import DEPLOYMENTS_FILE, Workspace
+from runner.config.load import Workspace
 from runner.deploy.targets.base import TargetError
+from runner.layout import DEPLOYMENTS_FILE
 from runner.registry import versions
 
 

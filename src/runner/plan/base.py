@@ -6,13 +6,9 @@ import tempfile
 from pathlib import Path
 
 from runner import git
-from runner.config.load import (
-    DEPLOYMENTS_FILE,
-    PIPELINES_DIR,
-    PROJECT_FILE,
-    Workspace,
-)
+from runner.config.load import Workspace
 from runner.errors import ConfigError, UsageError
+from runner.layout import DEPLOYMENTS_FILE, PIPELINES_DIR, PROJECT_FILE
 from runner.plan.model import plural
 from runner.project.workspace import open_workspace
 

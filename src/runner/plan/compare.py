@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from runner.compile.dvcfiles import pipeline_dir
 from runner.config.load import Workspace
 from runner.config.models import Gates
+from runner.layout import pipeline_dir
 from runner.plan.model import ABSENT, Change, Item
 from runner.plan.side import PARAMS, Side
 

@@ -17,9 +17,9 @@ from runner.config.load import Workspace
 from runner.config.models import CmdStage, StepStage
 from runner.config.steps import STEPS
 from runner.errors import Problem
+from runner.layout import stage_dir
 from runner.project.sweep import expand
 
-OUTPUT_ROOT = "outputs"
 StageId = tuple[str, str]  # (pipeline, stage)
 
 
@@ -40,10 +40,6 @@ class Node:
     @property
     def id(self) -> StageId:
         return (self.pipeline, self.name)
-
-
-def stage_dir(pipeline: str, stage: str) -> str:
-    return f"{OUTPUT_ROOT}/{pipeline}/{stage}"
 
 
 def out_path(spec: str | Mapping[str, object]) -> str:

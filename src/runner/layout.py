@@ -1,0 +1,61 @@
+"""Where everything lives in a project: the one module that knows project paths.
+
+Every path is relative to the project root and uses `/`, as DVC and git write
+them. Code that needs a path asks here instead of spelling it out, so that a
+change of layout is a change of this file.
+"""
+
+from __future__ import annotations
+
+# The files a team writes.
+PROJECT_FILE = "mlops.yaml"
+PIPELINES_DIR = "pipelines"
+DEPLOYMENTS_FILE = "deployments.yaml"
+
+# What `mlops compile` writes for DVC.
+ROOT_DVC_YAML = "dvc.yaml"
+ROOT_DVC_LOCK = "dvc.lock"
+PARAMS_FILE = "params.yaml"
+DVC_CONFIG = ".dvc/config"
+WORKFLOW_DIR = ".github/workflows"
+
+# The tool's own folder: editor schemas, the last run's summary, local deploy targets.
+MLOPS_DIR = ".mlops"
+SCHEMA_DIR = f"{MLOPS_DIR}/schema"
+LAST_RUN = f"{MLOPS_DIR}/last-run.json"
+
+# What the stages write (DVC outputs).
+OUTPUT_ROOT = "outputs"
+
+
+def pipeline_file(name: str) -> str:
+    """The YAML a team writes for pipeline `name`."""
+    return f"{PIPELINES_DIR}/{name}.yaml"
+
+
+def pipeline_dir(name: str) -> str:
+    """The folder of pipeline `name`'s compiled DVC files."""
+    return f"{PIPELINES_DIR}/{name}"
+
+
+def pipeline_dvc_yaml(name: str) -> str:
+    return f"{pipeline_dir(name)}/dvc.yaml"
+
+
+def pipeline_dvc_lock(name: str) -> str:
+    return f"{pipeline_dir(name)}/dvc.lock"
+
+
+def steps_file(name: str) -> str:
+    """The built-in steps' options of pipeline `name`, tracked per key as DVC params."""
+    return f"{pipeline_dir(name)}/steps.yaml"
+
+
+def stage_dir(pipeline: str, stage: str) -> str:
+    """The folder a built-in stage writes its outputs in."""
+    return f"{OUTPUT_ROOT}/{pipeline}/{stage}"
+
+
+def manifest_file(pipeline: str) -> str:
+    """The digest of a pipeline's final outputs, written by its root `dvc.yaml` stage."""
+    return f"{OUTPUT_ROOT}/{pipeline}/manifest.json"
