@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from runner import git, proc
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
-from runner.config.step_options import direction
 from runner.errors import ConfigError
 from runner.gates import baseline as baselines
-from runner.gates.rules import Baseline, Verdict, best_variant, evaluate, hold_to_base
+from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import expand
 from runner.yamlio import parse
@@ -190,12 +189,7 @@ def gate_pipeline(
     )
     if "" not in groups:  # a sweep: pick the best passing variant
         report.variants = verdicts
-        metric = (gates.select if gates else None) or (limits[0].metric if limits else None)
-        report.select_metric = metric
-        chosen = None
-        if metric is not None:
-            higher = direction(metric, gates.select_direction if gates else None) != "lower"
-            chosen = best_variant(verdicts, candidates, metric, higher)
+        report.select_metric, chosen = select_variant(gates, limits, verdicts, candidates)
         report.selected = chosen
         if chosen is not None:
             report.verdict = verdicts[chosen]

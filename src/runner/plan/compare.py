@@ -6,16 +6,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from runner.config.bounds import BOUNDS, is_looser, policy_is_looser
 from runner.config.load import Workspace
 from runner.config.models import Gates
 from runner.layout import pipeline_dir
 from runner.plan.model import ABSENT, Change, Item
 from runner.plan.side import PARAMS, Side
-
-# Gate bounds, and which way each one loosens.
-_LOWER_IS_LOOSER = ("min",)
-_HIGHER_IS_LOOSER = ("max", "max_drop", "max_rise", "max_drop_rel", "max_rise_rel")
-_NO_BASELINE = ("fail", "absolute-only", "pass")  # strictest first
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -109,13 +105,12 @@ def _judge(change: Change) -> Change:
     bound = change.key.rsplit(" ", 1)[-1]
     old, new = change.old, change.new
     looser: bool | None = None
-    if bound in _LOWER_IS_LOOSER + _HIGHER_IS_LOOSER:
-        if old is ABSENT or new is ABSENT:
-            looser = new is ABSENT
-        else:
-            looser = new < old if bound in _LOWER_IS_LOOSER else new > old
+    if bound in BOUNDS and ABSENT in (old, new):
+        looser = new is ABSENT
+    elif bound in BOUNDS:
+        looser = is_looser(bound, old, new)
     elif bound == "no_baseline" and ABSENT not in (old, new):
-        looser = _NO_BASELINE.index(new) > _NO_BASELINE.index(old)
+        looser = policy_is_looser(old, new)
     if looser is None:
         return change
     return replace(change, note="looser" if looser else "tighter")
