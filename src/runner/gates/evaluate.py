@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from runner import git, proc
+from runner.config.dotted import flatten
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
 from runner.errors import ConfigError
@@ -131,15 +132,6 @@ def freshness(ws: Workspace, pipeline: str) -> str:
     )
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: value}
-
-
 def gate_pipeline(
     ws: Workspace,
     pfile: PipelineFile,
@@ -198,7 +190,7 @@ def gate_pipeline(
             report.verdict = Verdict(False, verdicts[first].checks, ["no variant passes the gate"])
     old_params = baselines.params_at(ws, base_line.commit, pfile.name)
     if old_params is not None:
-        before, after = _flatten(old_params), _flatten(pfile.model.params)
+        before, after = flatten(old_params), flatten(pfile.model.params)
         report.params_changed = [
             (key, before.get(key), after.get(key))
             for key in sorted(set(before) | set(after))

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from runner.config.bounds import BOUNDS, is_looser, policy_is_looser
+from runner.config.dotted import flatten
 from runner.config.load import Workspace
 from runner.config.models import Gates
 from runner.layout import pipeline_dir
@@ -16,14 +17,7 @@ from runner.plan.side import PARAMS, Side
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted keys to leaves (lists are leaves); an absent value has none."""
-    if value is ABSENT:
-        return {}
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
+    return {} if value is ABSENT else flatten(value, prefix)
 
 
 def diff_flat(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.config import dotted
 from runner.plan.compare import diff
 from runner.plan.model import ABSENT, Reason, Run, RunStatus
 from runner.plan.side import PARAMS, Side, Stage
@@ -40,11 +41,13 @@ def _tracked(body: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 
 def _lookup(data: Any, key: str) -> Any:
-    for part in key.split(".") if key else []:
-        if not isinstance(data, Mapping) or part not in data:
-            return ABSENT
-        data = data[part]
-    return ABSENT if data is None and not key else data
+    """The tracked value (key '' is the whole file), or ABSENT."""
+    if not key:
+        return ABSENT if data is None else data
+    try:
+        return dotted.lookup(data, key)
+    except dotted.PathError:
+        return ABSENT
 
 
 def _param_reasons(old: Side, new: Side, before: Stage, after: Stage) -> list[Reason]:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.config.dotted import assign
 from runner.config.models import Pipeline, Stage, StepStage
 from runner.config.steps import STEPS
 from runner.project import interp
@@ -69,12 +70,8 @@ def variants(sweep: Mapping[str, list[Any]]) -> list[Variant]:
 def with_overrides(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `params` with each dotted key set to its value."""
     out: dict[str, Any] = _copy(params)
-    for dotted, value in values.items():
-        node = out
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+    for key, value in values.items():
+        assign(out, key, value)
     return out
 
 
