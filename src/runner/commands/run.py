@@ -116,8 +116,7 @@ def _require_remote(ws: Workspace) -> None:
             f"DVC remote unavailable: {type(exc).__name__}: {exc}".splitlines()[0], _FORK_HINT
         ) from None
     storage = ws.project.storage
-    local = storage is not None and "://" not in storage.remotes[storage.default].url
-    if local and not exists:
+    if storage is not None and storage.remotes[storage.default].is_local and not exists:
         raise CheckFailed(f"DVC remote unavailable: {remote.path} does not exist", _FORK_HINT)
 
 

@@ -352,7 +352,7 @@ def _dvc_config(ws: Workspace) -> str:
     ]
     for name, remote in storage.remotes.items():
         url = remote.url
-        if "://" not in url and not url.startswith("/"):
+        if remote.is_relative:
             url = f"../{url}"  # DVC resolves relative remote paths from .dvc/
         lines += [f"['remote \"{name}\"']", f"    url = {url}"]
     return "\n".join(lines) + "\n"

@@ -58,8 +58,8 @@ def _schemes(ws: Workspace) -> set[str]:
     schemes = set()
     if ws.project.storage:
         for remote in ws.project.storage.remotes.values():
-            if "://" in remote.url:
-                schemes.add(remote.url.split("://", 1)[0])
+            if remote.scheme is not None:
+                schemes.add(remote.scheme)
     for env in ws.project.environments.values():
         schemes.add(env.target.kind)
     return schemes

@@ -48,6 +48,21 @@ class Remote(Strict):
 
     url: str = Field(min_length=1)
 
+    @property
+    def scheme(self) -> str | None:
+        """`s3`, `gs`, `ssh` ... for a URL; None for a local path."""
+        return self.url.split("://", 1)[0] if "://" in self.url else None
+
+    @property
+    def is_local(self) -> bool:
+        """A folder on this machine (or a mounted share), not a URL."""
+        return self.scheme is None
+
+    @property
+    def is_relative(self) -> bool:
+        """A local path relative to the project root."""
+        return self.is_local and not self.url.startswith("/")
+
 
 class Storage(Strict):
     default: str
