@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner import git
+from runner import git, yamlio
 from runner.config.load import PipelineFile, Workspace
 from runner.gates.rules import Baseline
 
@@ -100,7 +100,7 @@ def params_at(ws: Workspace, commit: str | None, pipeline: str) -> dict[str, Any
     if text is None:
         return None
     try:
-        data = yaml.safe_load(text)
+        data = yamlio.read(text)
     except yaml.YAMLError:
         return None
     value = data.get(pipeline) if isinstance(data, dict) else None

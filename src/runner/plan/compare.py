@@ -10,9 +10,9 @@ from runner.config.bounds import BOUNDS, is_looser, policy_is_looser
 from runner.config.dotted import flatten
 from runner.config.load import Workspace
 from runner.config.models import Gates
-from runner.layout import pipeline_dir
+from runner.layout import PARAMS_FILE, steps_file
 from runner.plan.model import ABSENT, Change, Item
-from runner.plan.side import PARAMS, Side
+from runner.plan.side import Side
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -64,7 +64,7 @@ def stage_bodies(side: Side) -> dict[str, dict[str, Any]]:
 
 def param_changes(old: Side, new: Side, common: list[str]) -> list[Change]:
     """The `params.yaml` values that differ, for the pipelines both sides have."""
-    before, after = old.files.get(PARAMS) or {}, new.files.get(PARAMS) or {}
+    before, after = old.files.get(PARAMS_FILE) or {}, new.files.get(PARAMS_FILE) or {}
     return [c for n in common for c in diff(before.get(n, {}), after.get(n, {}), n)]
 
 
@@ -72,7 +72,7 @@ def option_changes(old: Side, new: Side, common: list[str]) -> list[Item]:
     """The `steps.yaml` options that differ, per stage both sides have."""
     out: list[Item] = []
     for name in common:
-        path = f"{pipeline_dir(name)}/steps.yaml"
+        path = steps_file(name)
         before, after = old.files.get(path) or {}, new.files.get(path) or {}
         for stage in (s for s in after if s in before):
             changes = tuple(diff(before[stage], after[stage]))

@@ -12,31 +12,32 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from runner import yamlio
 from runner.config.steps import STEPS
 from runner.errors import CheckFailed, UsageError
 from runner.fsutil import write_atomic
+from runner.layout import PARAMS_FILE, ROOT_DVC_YAML, steps_file
 from runner.project import interp
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text("utf-8"))
+        return yamlio.read(path.read_text("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path} is missing", "run `mlops compile`") from None
-    except yaml.YAMLError as exc:
+    except yamlio.YAMLError as exc:
         raise UsageError(f"{path} is not valid YAML: {exc}", "run `mlops compile`") from None
 
 
 def run_stage(root: Path, pipeline: str, stage: str) -> None:
-    steps_file = root / "pipelines" / pipeline / "steps.yaml"
-    entries = _read_yaml(steps_file) or {}
+    options_file = root / steps_file(pipeline)
+    entries = _read_yaml(options_file) or {}
     if stage not in entries:
-        raise UsageError(f"{steps_file}: no built-in stage '{stage}'", "run `mlops compile`")
+        raise UsageError(f"{options_file}: no built-in stage '{stage}'", "run `mlops compile`")
     entry = entries[stage]
-    params = (_read_yaml(root / "params.yaml") or {}).get(pipeline) or {}
+    params = (_read_yaml(root / PARAMS_FILE) or {}).get(pipeline) or {}
     if entry.get("overrides"):
         from runner.project.sweep import with_overrides
 
@@ -88,7 +89,7 @@ def write_manifest(root: Path, pipeline: str) -> None:
     The outputs are the root `dvc.yaml` stage's deps, so DVC and the manifest
     always agree on what they are.
     """
-    stage = ((_read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).get(pipeline)
+    stage = ((_read_yaml(root / ROOT_DVC_YAML) or {}).get("stages") or {}).get(pipeline)
     if not stage:
         raise UsageError(f"dvc.yaml: no stage '{pipeline}'", "run `mlops compile`")
     deps: list[str] = stage.get("deps") or []
