@@ -11,9 +11,9 @@ from runner import proc
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
-from runner.fsutil import write_atomic
-from runner.gates.evaluate import LAST_RUN
+from runner.pipeline import summary as last_run
 from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 
 
@@ -42,18 +42,18 @@ def run(
     outcome = reproduce(
         ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
     )
-    summary = {
-        "ran": outcome.ran,
-        "restored": outcome.restored,
-        "unchanged": outcome.unchanged,
-        "failed": outcome.failed,
-        "seconds": round(outcome.seconds, 1),
-        "metrics": _metrics(ws, chosen) if outcome.returncode == 0 else {},
-    }
+    summary = RunSummary(
+        ran=tuple(outcome.ran),
+        restored=tuple(outcome.restored),
+        unchanged=tuple(outcome.unchanged),
+        failed=tuple(outcome.failed),
+        seconds=round(outcome.seconds, 1),
+        metrics=_metrics(ws, chosen) if outcome.returncode == 0 else {},
+    )
     # `mlops gate` reports which stages ran and which came from the cache.
-    write_atomic(ws.root / LAST_RUN, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    last_run.write(ws.root, summary)
     if format == "json":
-        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(summary.dumps())
     elif format == "text":
         sys.stdout.write(_summary_text(summary))
     if outcome.returncode != 0:
@@ -174,15 +174,15 @@ def _metrics(ws: Workspace, chosen: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _summary_text(summary: dict[str, Any]) -> str:
+def _summary_text(summary: RunSummary) -> str:
     parts = [
-        f"{len(summary['ran'])} ran",
-        f"{len(summary['restored'])} restored from the run-cache",
-        f"{len(summary['unchanged'])} up to date",
-        f"{len(summary['failed'])} failed",
+        f"{len(summary.ran)} ran",
+        f"{len(summary.restored)} restored from the run-cache",
+        f"{len(summary.unchanged)} up to date",
+        f"{len(summary.failed)} failed",
     ]
-    text = f"\n{', '.join(parts)} in {summary['seconds']}s\n"
-    for pipeline, values in sorted(summary["metrics"].items()):
+    text = f"\n{', '.join(parts)} in {summary.seconds}s\n"
+    for pipeline, values in sorted(summary.metrics.items()):
         shown = "  ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()))
         text += f"{pipeline}: {shown}\n"
     return text

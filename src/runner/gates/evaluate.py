@@ -23,11 +23,10 @@ from runner.config.models import CmdStage, Gates, Pipeline
 from runner.errors import ConfigError
 from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
+from runner.pipeline import summary as last_run
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import expand
 from runner.yamlio import parse
-
-LAST_RUN = ".mlops/last-run.json"
 
 
 @dataclass
@@ -196,7 +195,8 @@ def gate_pipeline(
             for key in sorted(set(before) | set(after))
             if before.get(key) != after.get(key)
         ]
-    report.stages = _last_run(ws, pfile.name)
+    last = last_run.read(ws.root)
+    report.stages = last.stages_of(pfile.name) if last is not None else None
     return report
 
 
@@ -207,17 +207,3 @@ def _variant_baseline(
     if name == "" or base.commit is None or base.broken:
         return base
     return baselines.resolve_files(ws, base, groups[name])
-
-
-def _last_run(ws: Workspace, pipeline: str) -> dict[str, list[str]] | None:
-    try:
-        summary = json.loads((ws.root / LAST_RUN).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict):
-        return None
-    out = {}
-    for key in ("ran", "restored", "unchanged", "failed"):
-        names = summary.get(key) or []
-        out[key] = [n for n in names if n == pipeline or str(n).startswith(f"{pipeline}:")]
-    return out
