@@ -11,6 +11,7 @@ from runner import proc
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
+from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import Event, explain_failure, reproduce
 from runner.pipeline.summary import RunSummary
@@ -36,7 +37,7 @@ def run(
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
-    targets = [f"dvc.yaml:{name}" for name in pipelines]
+    targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     outcome = reproduce(
@@ -67,7 +68,7 @@ def run(
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
     """The run must reproduce exactly what the commit says (dvc.lock, metrics)."""
     graph = build_graph(ws)
-    paths = ["dvc.lock", *(f"pipelines/{name}/dvc.lock" for name in chosen)]
+    paths = [ROOT_DVC_LOCK, *(pipeline_dvc_lock(name) for name in chosen)]
     paths += [
         n.outputs["metrics"]
         for n in graph.nodes.values()

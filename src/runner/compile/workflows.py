@@ -25,8 +25,7 @@ from runner import __version__
 from runner.compile.header import header
 from runner.compile.templating import render
 from runner.config.load import Workspace
-
-WORKFLOW_DIR = ".github/workflows"
+from runner.layout import PIPELINES_DIR, PROJECT_FILE, WORKFLOW_DIR
 
 # Every action is pinned to the full commit of a release (name: (repo, sha, tag)).
 ACTIONS = {
@@ -74,7 +73,7 @@ def _context(ws: Workspace) -> dict[str, Any]:
     )
     envs = list(ws.project.environments)
     return {
-        "header": header("mlops.yaml and pipelines/*.yaml").rstrip("\n"),
+        "header": header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml").rstrip("\n"),
         "actions": {key: f"{repo}@{sha} # {tag}" for key, (repo, sha, tag) in ACTIONS.items()},
         "python": ci.python,
         "runs_on": ci.runs_on,

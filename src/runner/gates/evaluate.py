@@ -23,6 +23,7 @@ from runner.config.models import CmdStage, Gates, Pipeline
 from runner.errors import ConfigError
 from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
+from runner.layout import ROOT_DVC_YAML
 from runner.pipeline import summary as last_run
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import expand
@@ -112,7 +113,7 @@ def base_gates(ws: Workspace, pfile: PipelineFile, ref: str) -> tuple[Gates | No
 def freshness(ws: Workspace, pipeline: str) -> str:
     """Why the candidate's metrics are stale, or '' when DVC says all is up to date."""
     result = proc.run(
-        proc.dvc_cmd("status", "--json", "--with-deps", f"dvc.yaml:{pipeline}"),
+        proc.dvc_cmd("status", "--json", "--with-deps", f"{ROOT_DVC_YAML}:{pipeline}"),
         cwd=ws.root,
         check=False,
     )

@@ -46,8 +46,8 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         resolved = interp.resolve(entry.get("with") or {}, params)
     except interp.RefError as exc:
         raise UsageError(
-            f"params.yaml: {pipeline}: {exc}",
-            f"the stage reads ${{{exc.ref}}}; restore that key in params.yaml or recompile",
+            f"{PARAMS_FILE}: {pipeline}: {exc}",
+            f"the stage reads ${{{exc.ref}}}; restore that key in {PARAMS_FILE} or recompile",
         ) from None
     spec = STEPS[entry["step"]]
     try:
@@ -56,8 +56,9 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(
-            f"stage {pipeline}:{stage}: option {where}: {first['msg']} (after reading params.yaml)",
-            f"check the values under '{pipeline}' in params.yaml (e.g. from dvc exp run -S)",
+            f"stage {pipeline}:{stage}: option {where}: {first['msg']} "
+            f"(after reading {PARAMS_FILE})",
+            f"check the values under '{pipeline}' in {PARAMS_FILE} (e.g. from dvc exp run -S)",
         ) from None
     from runner.ml import StepError, run_step
 
@@ -91,7 +92,7 @@ def write_manifest(root: Path, pipeline: str) -> None:
     """
     stage = ((_read_yaml(root / ROOT_DVC_YAML) or {}).get("stages") or {}).get(pipeline)
     if not stage:
-        raise UsageError(f"dvc.yaml: no stage '{pipeline}'", "run `mlops compile`")
+        raise UsageError(f"{ROOT_DVC_YAML}: no stage '{pipeline}'", "run `mlops compile`")
     deps: list[str] = stage.get("deps") or []
     out = next(iter(stage["outs"][0]))
     missing = [d for d in deps if not (root / d).exists()]
