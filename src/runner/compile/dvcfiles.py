@@ -37,7 +37,7 @@ from runner.layout import (
 )
 from runner.project import interp
 from runner.project.graph import Graph, Node, build_graph, norm, out_path
-from runner.project.sweep import expand
+from runner.project.sweep import stages_of
 
 STEP_CMD = "python -m runner.steps"
 
@@ -74,7 +74,7 @@ def _params_yaml(ws: Workspace) -> str:
 
 def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
     stages: dict[str, Any] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         node = graph.nodes[(pfile.name, sname)]
         stage = item.stage
         if isinstance(stage, StepStage):
@@ -201,7 +201,7 @@ def _stage(**fields: Any) -> dict[str, Any]:
 
 def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
     entries: dict[str, Any] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         stage = item.stage
         if not isinstance(stage, StepStage):
             continue
@@ -305,7 +305,7 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
     """The task of the model an evaluate stage scores, when the name tells it."""
     node = graph.nodes[(pfile.name, sname)]
     model_dir = node.inputs.get("model")
-    for other, item in expand(pfile.model).items():
+    for other, item in stages_of(pfile).items():
         stage = item.stage
         if (
             isinstance(stage, StepStage)
@@ -319,7 +319,7 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
 def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
     """Templates for the plot files an evaluate step writes (confusion matrix, curves)."""
     out: list[Any] = []
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         stage = item.stage
         if not (isinstance(stage, StepStage) and stage.step == "evaluate"):
             continue

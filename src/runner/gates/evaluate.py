@@ -26,7 +26,7 @@ from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select
 from runner.layout import ROOT_DVC_YAML
 from runner.pipeline import summary as last_run
 from runner.project.graph import build_graph, out_path
-from runner.project.sweep import expand
+from runner.project.sweep import stages_of
 from runner.yamlio import parse
 
 
@@ -54,7 +54,7 @@ def metric_files(ws: Workspace, pfile: PipelineFile) -> dict[str, list[str]]:
     graph = build_graph(ws)
     shared: list[str] = []
     per: dict[str, list[str]] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         node = graph.nodes[(pfile.name, sname)]
         files = [node.outputs["metrics"]] if "metrics" in node.outputs else []
         if isinstance(item.stage, CmdStage):
