@@ -1,20 +1,29 @@
-"""Strict YAML loading that remembers where every value came from.
+"""Reading YAML: the one module that does it, three ways.
 
-PyYAML's safe loader still accepts things a config file should never contain:
-duplicate keys (the last one silently wins), anchors and aliases (the "billion
-laughs" bomb), merge keys, and tags. We therefore build the data ourselves
-from the parser's event stream (libyaml when available, which is about 7x
-faster and still gives marks) and record the line and column of every key and
-value, so later errors can point at the user's line.
+- `load_file`/`parse`: the strict loader for files a team writes, which
+  remembers where every value came from. PyYAML's safe loader still accepts
+  things a config file should never contain: duplicate keys (the last one
+  silently wins), anchors and aliases (the "billion laughs" bomb), merge keys,
+  and tags. We therefore build the data ourselves from the parser's event
+  stream (libyaml when available, which is about 7x faster and still gives
+  marks) and record the line and column of every key and value, so later
+  errors can point at the user's line.
+- `read`: plain data from files this tool or DVC generated (`dvc.yaml`,
+  `dvc.lock`, `params.yaml`, `steps.yaml`) or old versions read from git.
+- `edit`: a round-trip edit that keeps comments and layout (ruamel.yaml,
+  imported on first use so `mlops validate` never loads it).
+
+Writing generated files is `runner.compile.yamlout`'s job.
 """
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -28,6 +37,9 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_BYTES = 1024 * 1024
+# What `read` raises on text that is not YAML.
+YAMLError = yaml.YAMLError
+T = TypeVar("T")
 Loc = tuple[str | int, ...]
 
 _YAML_TAG = "tag:yaml.org,2002:"
@@ -139,6 +151,53 @@ def load_file(path: Path, display: str) -> Document:
             ]
         ) from exc
     return parse(raw, display)
+
+
+def read(text: str) -> Any:
+    """Plain data from generated YAML (a safe loader, libyaml when PyYAML has it).
+
+    No marks and no strictness: for files this tool or DVC wrote. Raises YAMLError.
+    """
+    return yaml.load(text, Loader=_Loader)  # _Loader is CSafeLoader or SafeLoader
+
+
+def edit(text: str, display: str, change: Callable[[MutableMapping[str, Any]], T]) -> tuple[str, T]:
+    """Apply `change` to the top mapping of `text`, keeping comments and layout.
+
+    The strict loader checks the text before and after, so tags, anchors and
+    the like never reach ruamel, and the result still loads. Returns the new
+    text and what `change` returned.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    if text.strip():
+        parse(text, display)
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    # The round-trip loader keeps comments; it builds plain mappings, never objects.
+    data = rt.load(text) if text.strip() else None
+    if data is None:
+        data = CommentedMap()
+    result = change(data)
+    out = io.StringIO()
+    rt.dump(data, out)
+    parse(out.getvalue(), display)
+    return out.getvalue(), result
+
+
+def child_mapping(parent: MutableMapping[str, Any], key: str) -> MutableMapping[str, Any]:
+    """The mapping under `key` in an `edit`, created when missing, in block style."""
+    from ruamel.yaml.comments import CommentedMap
+
+    child = parent.get(key)
+    if child is None or not hasattr(child, "get"):
+        child = CommentedMap()
+        parent[key] = child
+    if hasattr(child, "fa"):
+        child.fa.set_block_style()  # `production: {}` becomes a block mapping
+    return child
 
 
 def parse(raw: bytes | str, display: str) -> Document:

@@ -9,13 +9,13 @@ from pathlib import Path
 from runner.config.schemas import FILES, dumps, schema
 from runner.errors import UsageError
 from runner.fsutil import write_all
-from runner.layout import SCHEMA_DIR
+from runner.layout import DEPLOYMENTS_FILE, PROJECT_FILE, SCHEMA_DIR, pipeline_file
 
 # Template name -> path in the new project.
 TEMPLATES = {
-    "mlops.yaml": "mlops.yaml",
-    "pipelines/iris.yaml": "pipelines/iris.yaml",
-    "deployments.yaml": "deployments.yaml",
+    "mlops.yaml": PROJECT_FILE,
+    "pipelines/iris.yaml": pipeline_file("iris"),
+    "deployments.yaml": DEPLOYMENTS_FILE,
     "gitignore": ".gitignore",
 }
 

@@ -8,9 +8,7 @@ import os
 import sys
 from typing import Any
 
-import yaml
-
-from runner import proc
+from runner import proc, yamlio
 from runner.compile.dvcfiles import model_path
 from runner.config.load import PipelineFile, Workspace
 from runner.errors import CheckFailed, UsageError
@@ -118,7 +116,7 @@ def _require_committed(ws: Workspace, pipeline: str) -> None:
 
 def _lock_hashes(ws: Workspace, pipeline: str) -> dict[str, Any]:
     try:
-        lock = yaml.safe_load((ws.root / pipeline_dir(pipeline) / "dvc.lock").read_text())
+        lock = yamlio.read((ws.root / pipeline_dir(pipeline) / "dvc.lock").read_text())
     except FileNotFoundError:
         raise CheckFailed(
             f"{pipeline_dir(pipeline)}/dvc.lock is missing", "run `mlops run` and commit it"

@@ -97,7 +97,7 @@ def _local_remotes(ws: Workspace, root: Path) -> None:
         return
     for name, remote in storage.remotes.items():
         url = remote.url
-        if "://" not in url and not url.startswith("/"):
+        if remote.is_relative:
             absolute = str((ws.root / url).resolve())
             proc.run(proc.dvc_cmd("remote", "modify", "--local", name, "url", absolute), cwd=root)
 

@@ -11,9 +11,10 @@ from runner import proc
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
-from runner.fsutil import write_atomic
-from runner.gates.evaluate import LAST_RUN
+from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, pipeline_dvc_lock
+from runner.pipeline import summary as last_run
 from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 
 
@@ -36,24 +37,24 @@ def run(
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
-    targets = [f"dvc.yaml:{name}" for name in pipelines]
+    targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     outcome = reproduce(
         ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
     )
-    summary = {
-        "ran": outcome.ran,
-        "restored": outcome.restored,
-        "unchanged": outcome.unchanged,
-        "failed": outcome.failed,
-        "seconds": round(outcome.seconds, 1),
-        "metrics": _metrics(ws, chosen) if outcome.returncode == 0 else {},
-    }
+    summary = RunSummary(
+        ran=tuple(outcome.ran),
+        restored=tuple(outcome.restored),
+        unchanged=tuple(outcome.unchanged),
+        failed=tuple(outcome.failed),
+        seconds=round(outcome.seconds, 1),
+        metrics=_metrics(ws, chosen) if outcome.returncode == 0 else {},
+    )
     # `mlops gate` reports which stages ran and which came from the cache.
-    write_atomic(ws.root / LAST_RUN, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    last_run.write(ws.root, summary)
     if format == "json":
-        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(summary.dumps())
     elif format == "text":
         sys.stdout.write(_summary_text(summary))
     if outcome.returncode != 0:
@@ -67,7 +68,7 @@ def run(
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
     """The run must reproduce exactly what the commit says (dvc.lock, metrics)."""
     graph = build_graph(ws)
-    paths = ["dvc.lock", *(f"pipelines/{name}/dvc.lock" for name in chosen)]
+    paths = [ROOT_DVC_LOCK, *(pipeline_dvc_lock(name) for name in chosen)]
     paths += [
         n.outputs["metrics"]
         for n in graph.nodes.values()
@@ -116,8 +117,7 @@ def _require_remote(ws: Workspace) -> None:
             f"DVC remote unavailable: {type(exc).__name__}: {exc}".splitlines()[0], _FORK_HINT
         ) from None
     storage = ws.project.storage
-    local = storage is not None and "://" not in storage.remotes[storage.default].url
-    if local and not exists:
+    if storage is not None and storage.remotes[storage.default].is_local and not exists:
         raise CheckFailed(f"DVC remote unavailable: {remote.path} does not exist", _FORK_HINT)
 
 
@@ -175,15 +175,15 @@ def _metrics(ws: Workspace, chosen: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _summary_text(summary: dict[str, Any]) -> str:
+def _summary_text(summary: RunSummary) -> str:
     parts = [
-        f"{len(summary['ran'])} ran",
-        f"{len(summary['restored'])} restored from the run-cache",
-        f"{len(summary['unchanged'])} up to date",
-        f"{len(summary['failed'])} failed",
+        f"{len(summary.ran)} ran",
+        f"{len(summary.restored)} restored from the run-cache",
+        f"{len(summary.unchanged)} up to date",
+        f"{len(summary.failed)} failed",
     ]
-    text = f"\n{', '.join(parts)} in {summary['seconds']}s\n"
-    for pipeline, values in sorted(summary["metrics"].items()):
+    text = f"\n{', '.join(parts)} in {summary.seconds}s\n"
+    for pipeline, values in sorted(summary.metrics.items()):
         shown = "  ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()))
         text += f"{pipeline}: {shown}\n"
     return text

@@ -24,10 +24,20 @@ from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, OutFlags, StepStage
 from runner.config.schemas import FILES, dumps, schema
 from runner.config.steps import STEPS
-from runner.layout import SCHEMA_DIR, manifest_file, pipeline_dir
+from runner.layout import (
+    DVC_CONFIG,
+    PARAMS_FILE,
+    PIPELINES_DIR,
+    PROJECT_FILE,
+    ROOT_DVC_YAML,
+    SCHEMA_DIR,
+    manifest_file,
+    pipeline_dvc_yaml,
+    steps_file,
+)
 from runner.project import interp
 from runner.project.graph import Graph, Node, build_graph, norm, out_path
-from runner.project.sweep import expand
+from runner.project.sweep import stages_of
 
 STEP_CMD = "python -m runner.steps"
 
@@ -35,15 +45,15 @@ STEP_CMD = "python -m runner.steps"
 def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
     """The DVC files, params.yaml and the editor schemas as (project-relative path, text)."""
     graph = build_graph(ws)
-    files: list[tuple[str, str]] = [("params.yaml", _params_yaml(ws))]
+    files: list[tuple[str, str]] = [(PARAMS_FILE, _params_yaml(ws))]
     for name, pfile in ws.pipelines.items():
-        files.append((f"{pipeline_dir(name)}/dvc.yaml", _pipeline_dvc_yaml(pfile, graph)))
+        files.append((pipeline_dvc_yaml(name), _pipeline_dvc_yaml(pfile, graph)))
         steps = _steps_yaml(pfile, graph)
         if steps is not None:
-            files.append((f"{pipeline_dir(name)}/steps.yaml", steps))
-    files.append(("dvc.yaml", _root_dvc_yaml(ws, graph)))
+            files.append((steps_file(name), steps))
+    files.append((ROOT_DVC_YAML, _root_dvc_yaml(ws, graph)))
     if ws.project.storage is not None:
-        files.append((".dvc/config", _dvc_config(ws)))
+        files.append((DVC_CONFIG, _dvc_config(ws)))
     files += [(f"{SCHEMA_DIR}/{FILES[k][0]}", dumps(schema(k))) for k in FILES]
     return files
 
@@ -55,7 +65,7 @@ def _params_yaml(ws: Workspace) -> str:
     params = {
         name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params
     }
-    text = header("pipelines/*.yaml") + (dump(params) if params else "{}\n")
+    text = header(f"{PIPELINES_DIR}/*.yaml") + (dump(params) if params else "{}\n")
     return text
 
 
@@ -64,7 +74,7 @@ def _params_yaml(ws: Workspace) -> str:
 
 def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
     stages: dict[str, Any] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         node = graph.nodes[(pfile.name, sname)]
         stage = item.stage
         if isinstance(stage, StepStage):
@@ -88,10 +98,10 @@ def _step_stage(
     spec = STEPS[stage.step]
     name = pfile.name
     deps = sorted(set(node.deps))
-    params: list[Any] = [{f"{pipeline_dir(name)}/steps.yaml": [sname]}]
+    params: list[Any] = [{steps_file(name): [sname]}]
     refs = sorted({f"{name}.{ref}" for ref in interp.refs(stage.with_)})
     if refs:
-        params.insert(0, {"params.yaml": refs})
+        params.insert(0, {PARAMS_FILE: refs})
     outs: list[Any] = []
     metrics: list[Any] = []
     plots: list[Any] = []
@@ -130,7 +140,7 @@ def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> 
     return _stage(
         cmd=cmd,
         deps=sorted(set(node.deps)),
-        params=[{"params.yaml": sorted(f"{name}.{key}" for key in used)}] if used else [],
+        params=[{PARAMS_FILE: sorted(f"{name}.{key}" for key in used)}] if used else [],
         outs=[_out(o) for o in stage.outs],
         metrics=[_out(o) for o in stage.metrics],
         plots=[_out(o) for o in stage.plots],
@@ -191,7 +201,7 @@ def _stage(**fields: Any) -> dict[str, Any]:
 
 def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
     entries: dict[str, Any] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         stage = item.stage
         if not isinstance(stage, StepStage):
             continue
@@ -267,7 +277,7 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
         body["plots"] = plots
     if artifacts:
         body["artifacts"] = dict(sorted(artifacts.items()))
-    return header("mlops.yaml and pipelines/*.yaml") + dump(body)
+    return header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml") + dump(body)
 
 
 _CLASSIFIER = re.compile(
@@ -295,7 +305,7 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
     """The task of the model an evaluate stage scores, when the name tells it."""
     node = graph.nodes[(pfile.name, sname)]
     model_dir = node.inputs.get("model")
-    for other, item in expand(pfile.model).items():
+    for other, item in stages_of(pfile).items():
         stage = item.stage
         if (
             isinstance(stage, StepStage)
@@ -309,7 +319,7 @@ def _evaluate_task(pfile: PipelineFile, graph: Graph, sname: str) -> str | None:
 def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
     """Templates for the plot files an evaluate step writes (confusion matrix, curves)."""
     out: list[Any] = []
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         stage = item.stage
         if not (isinstance(stage, StepStage) and stage.step == "evaluate"):
             continue
@@ -352,7 +362,7 @@ def _dvc_config(ws: Workspace) -> str:
     ]
     for name, remote in storage.remotes.items():
         url = remote.url
-        if "://" not in url and not url.startswith("/"):
+        if remote.is_relative:
             url = f"../{url}"  # DVC resolves relative remote paths from .dvc/
         lines += [f"['remote \"{name}\"']", f"    url = {url}"]
     return "\n".join(lines) + "\n"

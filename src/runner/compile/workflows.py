@@ -25,8 +25,7 @@ from runner import __version__
 from runner.compile.header import header
 from runner.compile.templating import render
 from runner.config.load import Workspace
-
-WORKFLOW_DIR = ".github/workflows"
+from runner.layout import PIPELINES_DIR, PROJECT_FILE, WORKFLOW_DIR
 
 # Every action is pinned to the full commit of a release (name: (repo, sha, tag)).
 ACTIONS = {
@@ -58,8 +57,8 @@ def _schemes(ws: Workspace) -> set[str]:
     schemes = set()
     if ws.project.storage:
         for remote in ws.project.storage.remotes.values():
-            if "://" in remote.url:
-                schemes.add(remote.url.split("://", 1)[0])
+            if remote.scheme is not None:
+                schemes.add(remote.scheme)
     for env in ws.project.environments.values():
         schemes.add(env.target.kind)
     return schemes
@@ -74,7 +73,7 @@ def _context(ws: Workspace) -> dict[str, Any]:
     )
     envs = list(ws.project.environments)
     return {
-        "header": header("mlops.yaml and pipelines/*.yaml").rstrip("\n"),
+        "header": header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml").rstrip("\n"),
         "actions": {key: f"{repo}@{sha} # {tag}" for key, (repo, sha, tag) in ACTIONS.items()},
         "python": ci.python,
         "runs_on": ci.runs_on,

@@ -20,7 +20,8 @@ from runner.layout import DEPLOYMENTS_FILE, PIPELINES_DIR, PROJECT_FILE
 from runner.yamlio import Document, load_file
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity, so derived data (its sweep expansion) can be cached.
+@dataclass(frozen=True, eq=False)
 class PipelineFile:
     name: str
     doc: Document

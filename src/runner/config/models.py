@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from runner.config.bounds import BOUNDS, NoBaseline
+from runner.config.step_options import Direction, direction
 from runner.config.targets import TARGET_KINDS
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -45,6 +47,21 @@ class Remote(Strict):
     """A DVC remote: a path or an s3://, gs://, azure://, ssh:// ... URL."""
 
     url: str = Field(min_length=1)
+
+    @property
+    def scheme(self) -> str | None:
+        """`s3`, `gs`, `ssh` ... for a URL; None for a local path."""
+        return self.url.split("://", 1)[0] if "://" in self.url else None
+
+    @property
+    def is_local(self) -> bool:
+        """A folder on this machine (or a mounted share), not a URL."""
+        return self.scheme is None
+
+    @property
+    def is_relative(self) -> bool:
+        """A local path relative to the project root."""
+        return self.is_local and not self.url.startswith("/")
 
 
 class Storage(Strict):
@@ -157,8 +174,6 @@ Stage = Annotated[
     ),
 ]
 
-Direction = Literal["higher", "lower"]
-
 
 class Rule(Strict):
     """One gate rule on one metric.
@@ -175,12 +190,12 @@ class Rule(Strict):
     max_rise: NonNegative | None = None
     max_drop_rel: NonNegative | None = None
     max_rise_rel: NonNegative | None = None
+    # Which way is better for the metric; it picks the best sweep variant (`Gates.direction_of`).
     direction: Direction | None = None
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> Rule:
-        bounds = (self.min, self.max, self.max_drop, self.max_rise, self.max_drop_rel)
-        if all(b is None for b in (*bounds, self.max_rise_rel)):
+        if all(getattr(self, bound) is None for bound in BOUNDS):
             raise ValueError(
                 "rule has no bound: give at least one of min, max, max_drop, max_rise, "
                 "max_drop_rel, max_rise_rel"
@@ -194,11 +209,22 @@ class Gates(Strict):
     # An environment name (compare with what it runs) or a git ref such as origin/main.
     baseline: str | None = None
     # What change rules do when there is no baseline yet.
-    no_baseline: Literal["fail", "absolute-only", "pass"] = "fail"
+    no_baseline: NoBaseline = "fail"
     rules: list[Rule] = Field(default_factory=list)
     # With a sweep: the metric that picks the best passing variant.
     select: str | None = None
     select_direction: Direction | None = None
+
+    def direction_of(self, metric: str) -> Direction | None:
+        """Which way is better for `metric`: a rule's `direction:`, else the known default.
+
+        It decides which sweep variant is best (`select_direction` wins for the
+        selecting metric); change rules bound the raw change whatever the direction.
+        """
+        declared = next(
+            (r.direction for r in self.rules if r.metric == metric and r.direction), None
+        )
+        return direction(metric, declared)
 
 
 class Deploy(Strict):

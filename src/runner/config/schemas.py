@@ -8,11 +8,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from runner.config.models import Deployments, Pipeline, Project
+from runner.layout import DEPLOYMENTS_FILE, PROJECT_FILE, pipeline_file
 
 FILES = {
-    "project": ("mlops.schema.json", "mlops.yaml"),
-    "pipeline": ("pipeline.schema.json", "pipelines/<name>.yaml"),
-    "deployments": ("deployments.schema.json", "deployments.yaml"),
+    "project": ("mlops.schema.json", PROJECT_FILE),
+    "pipeline": ("pipeline.schema.json", pipeline_file("<name>")),
+    "deployments": ("deployments.schema.json", DEPLOYMENTS_FILE),
 }
 
 

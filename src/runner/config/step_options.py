@@ -28,9 +28,10 @@ SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 # Losses and errors fall as models improve; every other built-in metric rises.
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 HIGHER_IS_BETTER = frozenset(KNOWN_METRICS) - LOWER_IS_BETTER
+Direction = Literal["higher", "lower"]
 
 
-def direction(metric: str, declared: str | None = None) -> str | None:
+def direction(metric: str, declared: Direction | None = None) -> Direction | None:
     """`higher` or `lower` is better: as declared, else the default for a known metric."""
     if declared:
         return declared

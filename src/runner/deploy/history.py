@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from runner import proc
+from runner import proc, yamlio
 from runner.config.load import Workspace
 from runner.deploy.targets.base import TargetError
 from runner.layout import DEPLOYMENTS_FILE
@@ -59,7 +59,7 @@ def _log(root: Path) -> list[tuple[str, str, str, str]]:
 def _desired_at(root: Path, commit: str) -> dict[str, dict[str, str]]:
     text = proc.run(["git", "show", f"{commit}:{DEPLOYMENTS_FILE}"], cwd=root, check=False).stdout
     try:
-        data = yaml.safe_load(text) or {}
+        data = yamlio.read(text) or {}
     except yaml.YAMLError:
         return {}
     if not isinstance(data, dict):

@@ -94,14 +94,14 @@ def params_at(ws: Workspace, commit: str | None, pipeline: str) -> dict[str, Any
     """The pipeline's params in `params.yaml` at `commit`, or None."""
     if commit is None:
         return None
-    import yaml
+    from runner import yamlio
 
     text = git.show(ws.root, commit, f"{git.prefix(ws.root)}params.yaml")
     if text is None:
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = yamlio.read(text)
+    except yamlio.YAMLError:
         return None
     value = data.get(pipeline) if isinstance(data, dict) else None
     return value if isinstance(value, dict) else {}

@@ -17,17 +17,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from runner import git, proc
+from runner.config.dotted import flatten
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
-from runner.config.step_options import direction
 from runner.errors import ConfigError
 from runner.gates import baseline as baselines
-from runner.gates.rules import Baseline, Verdict, best_variant, evaluate, hold_to_base
+from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
+from runner.layout import ROOT_DVC_YAML
+from runner.pipeline import summary as last_run
 from runner.project.graph import build_graph, out_path
-from runner.project.sweep import expand
+from runner.project.sweep import stages_of
 from runner.yamlio import parse
-
-LAST_RUN = ".mlops/last-run.json"
 
 
 @dataclass
@@ -54,7 +54,7 @@ def metric_files(ws: Workspace, pfile: PipelineFile) -> dict[str, list[str]]:
     graph = build_graph(ws)
     shared: list[str] = []
     per: dict[str, list[str]] = {}
-    for sname, item in expand(pfile.model).items():
+    for sname, item in stages_of(pfile).items():
         node = graph.nodes[(pfile.name, sname)]
         files = [node.outputs["metrics"]] if "metrics" in node.outputs else []
         if isinstance(item.stage, CmdStage):
@@ -113,7 +113,7 @@ def base_gates(ws: Workspace, pfile: PipelineFile, ref: str) -> tuple[Gates | No
 def freshness(ws: Workspace, pipeline: str) -> str:
     """Why the candidate's metrics are stale, or '' when DVC says all is up to date."""
     result = proc.run(
-        proc.dvc_cmd("status", "--json", "--with-deps", f"dvc.yaml:{pipeline}"),
+        proc.dvc_cmd("status", "--json", "--with-deps", f"{ROOT_DVC_YAML}:{pipeline}"),
         cwd=ws.root,
         check=False,
     )
@@ -130,15 +130,6 @@ def freshness(ws: Workspace, pipeline: str) -> str:
         f"stages changed since they last ran ({', '.join(names)}): a stage failed or "
         "`mlops run` was not run"
     )
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: value}
 
 
 def gate_pipeline(
@@ -190,12 +181,7 @@ def gate_pipeline(
     )
     if "" not in groups:  # a sweep: pick the best passing variant
         report.variants = verdicts
-        metric = (gates.select if gates else None) or (limits[0].metric if limits else None)
-        report.select_metric = metric
-        chosen = None
-        if metric is not None:
-            higher = direction(metric, gates.select_direction if gates else None) != "lower"
-            chosen = best_variant(verdicts, candidates, metric, higher)
+        report.select_metric, chosen = select_variant(gates, limits, verdicts, candidates)
         report.selected = chosen
         if chosen is not None:
             report.verdict = verdicts[chosen]
@@ -204,13 +190,14 @@ def gate_pipeline(
             report.verdict = Verdict(False, verdicts[first].checks, ["no variant passes the gate"])
     old_params = baselines.params_at(ws, base_line.commit, pfile.name)
     if old_params is not None:
-        before, after = _flatten(old_params), _flatten(pfile.model.params)
+        before, after = flatten(old_params), flatten(pfile.model.params)
         report.params_changed = [
             (key, before.get(key), after.get(key))
             for key in sorted(set(before) | set(after))
             if before.get(key) != after.get(key)
         ]
-    report.stages = _last_run(ws, pfile.name)
+    last = last_run.read(ws.root)
+    report.stages = last.stages_of(pfile.name) if last is not None else None
     return report
 
 
@@ -221,17 +208,3 @@ def _variant_baseline(
     if name == "" or base.commit is None or base.broken:
         return base
     return baselines.resolve_files(ws, base, groups[name])
-
-
-def _last_run(ws: Workspace, pipeline: str) -> dict[str, list[str]] | None:
-    try:
-        summary = json.loads((ws.root / LAST_RUN).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict):
-        return None
-    out = {}
-    for key in ("ran", "restored", "unchanged", "failed"):
-        names = summary.get(key) or []
-        out[key] = [n for n in names if n == pipeline or str(n).startswith(f"{pipeline}:")]
-    return out

@@ -19,19 +19,15 @@ Comparisons allow 1e-9 of floating-point slack, so 0.95 - 0.93 passes `max_drop:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runner.config.bounds import ABSOLUTE, BOUNDS, NoBaseline, policy_is_looser, stricter
 from runner.config.models import Gates, Rule
+from runner.config.step_options import direction
 
 EPSILON = 1e-9
-ABSOLUTE = ("min", "max")
-CHANGE = ("max_drop", "max_rise", "max_drop_rel", "max_rise_rel")
-BOUNDS = ABSOLUTE + CHANGE
-# For each bound, which of two limits is the stricter one.
-_STRICTER = {"min": max, "max": min, **{b: min for b in CHANGE}}
-_POLICY_ORDER = {"fail": 0, "absolute-only": 1, "pass": 2}  # lower is stricter
 
 Result = Literal["pass", "fail", "skip"]
 
@@ -54,7 +50,6 @@ class Limit:
     metric: str
     bound: str
     value: float
-    direction: str | None = None
     note: str = ""  # set when the base branch's stricter value applies
 
 
@@ -94,8 +89,8 @@ def limits_of(rules: Iterable[Rule]) -> list[Limit]:
                 continue
             key = (rule.metric, bound)
             if key in out:
-                value = _STRICTER[bound](out[key].value, value)
-            out[key] = Limit(rule.metric, bound, float(value), rule.direction)
+                value = stricter(bound, out[key].value, value)
+            out[key] = Limit(rule.metric, bound, float(value))
     return list(out.values())
 
 
@@ -118,23 +113,23 @@ def hold_to_base(branch: Gates | None, base: Gates | None) -> tuple[list[Limit],
                 f"{metric} {bound} {_num(held.value)} was removed on this branch; "
                 "the base value applies until merged"
             )
-            out.append(Limit(metric, bound, held.value, held.direction, note))
+            out.append(Limit(metric, bound, held.value, note))
             notes.append(note)
             continue
         lim = mine[key]
         if key in theirs:
-            stricter = _STRICTER[bound](lim.value, theirs[key].value)
-            if stricter != lim.value:
+            held_value = stricter(bound, lim.value, theirs[key].value)
+            if held_value != lim.value:
                 note = (
                     f"{metric} {bound} loosened from {_num(theirs[key].value)} to "
-                    f"{_num(lim.value)} on this branch; {_num(stricter)} applies until merged"
+                    f"{_num(lim.value)} on this branch; {_num(held_value)} applies until merged"
                 )
-                out.append(Limit(metric, bound, stricter, lim.direction, note))
+                out.append(Limit(metric, bound, held_value, note))
                 notes.append(note)
                 continue
         out.append(lim)
-    policy = branch.no_baseline if branch else "fail"
-    if base is not None and _POLICY_ORDER[base.no_baseline] < _POLICY_ORDER[policy]:
+    policy: NoBaseline = branch.no_baseline if branch else "fail"
+    if base is not None and policy_is_looser(base.no_baseline, policy):
         note = (
             f"no_baseline loosened from {base.no_baseline} to {policy} on this branch; "
             f"{base.no_baseline} applies until merged"
@@ -270,6 +265,25 @@ def _check(
     else:
         reason = f"{verb} by {amount_text}, more than {limit_text}"
     return done("pass" if ok else "fail", reason, cand, base, delta)
+
+
+def select_variant(
+    gates: Gates | None,
+    limits: Sequence[Limit],
+    verdicts: Mapping[str, Verdict],
+    candidates: Mapping[str, Mapping[str, Any] | None],
+) -> tuple[str | None, str | None]:
+    """The metric that picks among sweep variants, and the best passing variant by it.
+
+    The metric is `gates.select`, else the first rule's. Which way is better:
+    `select_direction`, else a rule's `direction:` for that metric, else the
+    metric's known default, else higher.
+    """
+    metric = (gates.select if gates else None) or (limits[0].metric if limits else None)
+    if metric is None:
+        return None, None
+    better = (gates.select_direction or gates.direction_of(metric)) if gates else direction(metric)
+    return metric, best_variant(verdicts, candidates, metric, better != "lower")
 
 
 def best_variant(

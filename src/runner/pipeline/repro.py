@@ -18,17 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import proc
+from runner.layout import PIPELINES_DIR, ROOT_DVC_YAML
 
 _RUNNING = re.compile(r"^Running stage '(?P<stage>[^']+)':")
 _UNCHANGED = re.compile(r"^Stage '(?P<stage>[^']+)' didn't change, skipping")
 _CACHED = re.compile(r"^Stage '(?P<stage>[^']+)' is cached - skipping run")
 _FAILED = re.compile(r"^ERROR: failed to reproduce '(?P<stage>[^']+)': (?P<why>.*)")
+# `pipelines/<p>/dvc.yaml:<s>`, a stage of a pipeline's own dvc.yaml.
+_PIPELINE_STAGE = re.compile(
+    rf"{re.escape(PIPELINES_DIR)}/(?P<p>[^/]+)/{re.escape(ROOT_DVC_YAML)}:(?P<s>.+)"
+)
 
 
 def display_name(dvc_stage: str) -> str:
     """`pipelines/iris/dvc.yaml:train` -> `iris:train`; a root stage `iris` -> `iris`."""
-    match = re.fullmatch(r"pipelines/(?P<p>[^/]+)/dvc\.yaml:(?P<s>.+)", dvc_stage)
-    return f"{match['p']}:{match['s']}" if match else dvc_stage.removeprefix("dvc.yaml:")
+    match = _PIPELINE_STAGE.fullmatch(dvc_stage)
+    return f"{match['p']}:{match['s']}" if match else dvc_stage.removeprefix(f"{ROOT_DVC_YAML}:")
 
 
 @dataclass(frozen=True)

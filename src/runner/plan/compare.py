@@ -6,28 +6,18 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from runner.config.bounds import BOUNDS, is_looser, policy_is_looser
+from runner.config.dotted import flatten
 from runner.config.load import Workspace
 from runner.config.models import Gates
-from runner.layout import pipeline_dir
+from runner.layout import PARAMS_FILE, steps_file
 from runner.plan.model import ABSENT, Change, Item
-from runner.plan.side import PARAMS, Side
-
-# Gate bounds, and which way each one loosens.
-_LOWER_IS_LOOSER = ("min",)
-_HIGHER_IS_LOOSER = ("max", "max_drop", "max_rise", "max_drop_rel", "max_rise_rel")
-_NO_BASELINE = ("fail", "absolute-only", "pass")  # strictest first
+from runner.plan.side import Side
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted keys to leaves (lists are leaves); an absent value has none."""
-    if value is ABSENT:
-        return {}
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
+    return {} if value is ABSENT else flatten(value, prefix)
 
 
 def diff_flat(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
@@ -74,7 +64,7 @@ def stage_bodies(side: Side) -> dict[str, dict[str, Any]]:
 
 def param_changes(old: Side, new: Side, common: list[str]) -> list[Change]:
     """The `params.yaml` values that differ, for the pipelines both sides have."""
-    before, after = old.files.get(PARAMS) or {}, new.files.get(PARAMS) or {}
+    before, after = old.files.get(PARAMS_FILE) or {}, new.files.get(PARAMS_FILE) or {}
     return [c for n in common for c in diff(before.get(n, {}), after.get(n, {}), n)]
 
 
@@ -82,7 +72,7 @@ def option_changes(old: Side, new: Side, common: list[str]) -> list[Item]:
     """The `steps.yaml` options that differ, per stage both sides have."""
     out: list[Item] = []
     for name in common:
-        path = f"{pipeline_dir(name)}/steps.yaml"
+        path = steps_file(name)
         before, after = old.files.get(path) or {}, new.files.get(path) or {}
         for stage in (s for s in after if s in before):
             changes = tuple(diff(before[stage], after[stage]))
@@ -109,13 +99,12 @@ def _judge(change: Change) -> Change:
     bound = change.key.rsplit(" ", 1)[-1]
     old, new = change.old, change.new
     looser: bool | None = None
-    if bound in _LOWER_IS_LOOSER + _HIGHER_IS_LOOSER:
-        if old is ABSENT or new is ABSENT:
-            looser = new is ABSENT
-        else:
-            looser = new < old if bound in _LOWER_IS_LOOSER else new > old
+    if bound in BOUNDS and ABSENT in (old, new):
+        looser = new is ABSENT
+    elif bound in BOUNDS:
+        looser = is_looser(bound, old, new)
     elif bound == "no_baseline" and ABSENT not in (old, new):
-        looser = _NO_BASELINE.index(new) > _NO_BASELINE.index(old)
+        looser = policy_is_looser(old, new)
     if looser is None:
         return change
     return replace(change, note="looser" if looser else "tighter")

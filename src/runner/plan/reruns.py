@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.config import dotted
+from runner.layout import PARAMS_FILE
 from runner.plan.compare import diff
 from runner.plan.model import ABSENT, Reason, Run, RunStatus
-from runner.plan.side import PARAMS, Side, Stage
+from runner.plan.side import Side, Stage
 from runner.plan.sources import Sources
 
 _OUT_KEYS = ("outs", "metrics", "plots")
@@ -33,29 +35,31 @@ def _tracked(body: Mapping[str, Any]) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for entry in body.get("params") or []:
         if isinstance(entry, str):
-            out.add((PARAMS, entry))
+            out.add((PARAMS_FILE, entry))
         else:
             out.update((f, k) for f, keys in entry.items() for k in (keys or [""]))
     return out
 
 
 def _lookup(data: Any, key: str) -> Any:
-    for part in key.split(".") if key else []:
-        if not isinstance(data, Mapping) or part not in data:
-            return ABSENT
-        data = data[part]
-    return ABSENT if data is None and not key else data
+    """The tracked value (key '' is the whole file), or ABSENT."""
+    if not key:
+        return ABSENT if data is None else data
+    try:
+        return dotted.lookup(data, key)
+    except dotted.PathError:
+        return ABSENT
 
 
 def _param_reasons(old: Side, new: Side, before: Stage, after: Stage) -> list[Reason]:
     tb, ta = _tracked(before.body), _tracked(after.body)
     reasons: list[Reason] = []
     if tb != ta:
-        name = {(f, k): k if f == PARAMS else f"{f}:{k}" for f, k in tb | ta}
+        name = {(f, k): k if f == PARAMS_FILE else f"{f}:{k}" for f, k in tb | ta}
         reasons.append(Reason("params", _delta({name[p] for p in tb}, {name[p] for p in ta})))
     for file, key in sorted(tb & ta):
         for c in diff(_lookup(old.files.get(file), key), _lookup(new.files.get(file), key), key):
-            if file == PARAMS:
+            if file == PARAMS_FILE:
                 reasons.append(Reason("param", c.key, c.old, c.new))
             else:
                 sub = c.key[len(key) + 1 :] if c.key.startswith(f"{key}.") else c.key

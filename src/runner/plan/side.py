@@ -6,23 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from runner import yamlio
 from runner.compile.dvcfiles import compile_dvc
 from runner.config.load import Workspace
-
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-ROOT_DVC = "dvc.yaml"
-PARAMS = "params.yaml"
-
-
-def load_yaml(text: str) -> Any:
-    """Generated YAML as data, with the C loader when PyYAML has it (a safe loader)."""
-    return yaml.load(text, Loader=_Loader)  # _Loader is CSafeLoader or SafeLoader
+from runner.layout import ROOT_DVC_YAML
 
 
 @dataclass(frozen=True)
@@ -47,12 +34,12 @@ def read_side(ws: Workspace | None) -> Side:
     """Compile `ws` and index its DVC stages; `None` gives the empty side."""
     if ws is None:
         return Side(None, {}, {})
-    files = {path: load_yaml(text) for path, text in compile_dvc(ws) if path.endswith(".yaml")}
+    files = {path: yamlio.read(text) for path, text in compile_dvc(ws) if path.endswith(".yaml")}
     stages: dict[str, Stage] = {}
     for path, data in files.items():
-        if path == ROOT_DVC or path.endswith(f"/{ROOT_DVC}"):
+        if path == ROOT_DVC_YAML or path.endswith(f"/{ROOT_DVC_YAML}"):
             for name, body in (data.get("stages") or {}).items():
-                sid = name if path == ROOT_DVC else f"{path.split('/')[-2]}:{name}"
+                sid = name if path == ROOT_DVC_YAML else f"{path.split('/')[-2]}:{name}"
                 stages[sid] = Stage(path, name, body)
     # Each pipeline's stages in file order, then its root stage.
     ordered = sorted(stages.items(), key=lambda kv: (kv[0].split(":")[0], ":" not in kv[0]))

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner import git
+from runner import git, yamlio
+from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML
 from runner.plan.model import Reason
-from runner.plan.side import ROOT_DVC, Stage, load_yaml
+from runner.plan.side import Stage
 
 
 def _inside(inner: str, outer: str) -> bool:
@@ -48,10 +49,10 @@ class Sources:
         return None if same else Reason("dep", path, detail="differs from the base's dvc.lock")
 
     def _locked(self, stage: Stage, path: str) -> Mapping[str, Any] | None:
-        lock_file = stage.file[: -len(ROOT_DVC)] + "dvc.lock"
+        lock_file = stage.file.removesuffix(ROOT_DVC_YAML) + ROOT_DVC_LOCK
         if lock_file not in self.locks:
             text = git.show(self.root, self.commit, git.prefix(self.root) + lock_file)
-            self.locks[lock_file] = load_yaml(text) if text else None
+            self.locks[lock_file] = yamlio.read(text) if text else None
         lock = self.locks[lock_file]
         if not isinstance(lock, Mapping):
             return None

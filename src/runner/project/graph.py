@@ -18,7 +18,7 @@ from runner.config.models import CmdStage, StepStage
 from runner.config.steps import STEPS
 from runner.errors import Problem
 from runner.layout import stage_dir
-from runner.project.sweep import expand
+from runner.project.sweep import stages_of
 
 StageId = tuple[str, str]  # (pipeline, stage)
 
@@ -81,7 +81,7 @@ def _build(ws: Workspace) -> Graph:
     nodes: dict[StageId, Node] = {}
     for pname, pfile in ws.pipelines.items():
         doc = pfile.doc
-        expanded = expand(pfile.model)
+        expanded = stages_of(pfile)
         stages = {name: item.stage for name, item in expanded.items()}
         names = list(stages)
         for index, (sname, stage) in enumerate(stages.items()):

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from runner.config import dotted as dotted_path
+
 REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
 
 
@@ -35,17 +37,15 @@ def refs(value: Any) -> Iterator[str]:
 
 
 def lookup(params: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = params
-    walked: list[str] = []
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
-            raise RefError(dotted, f"'{'.'.join(walked)}' is not a mapping")
-        if part not in node:
-            where = f"'{'.'.join(walked)}'" if walked else "params"
-            raise RefError(dotted, f"no key '{part}' in {where}")
-        node = node[part]
-        walked.append(part)
-    return node
+    """The param at `dotted`; RefError says why there is none."""
+    try:
+        return dotted_path.lookup(params, dotted)
+    except dotted_path.PathError as exc:
+        walked = ".".join(exc.walked)
+        if not exc.missing:
+            raise RefError(dotted, f"'{walked}' is not a mapping") from None
+        where = f"'{walked}'" if exc.walked else "params"
+        raise RefError(dotted, f"no key '{exc.part}' in {where}") from None
 
 
 def resolve(value: Any, params: Mapping[str, Any]) -> Any:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from runner.config.dotted import assign
+from runner.config.load import PipelineFile
 from runner.config.models import Pipeline, Stage, StepStage
 from runner.config.steps import STEPS
 from runner.project import interp
@@ -69,12 +73,8 @@ def variants(sweep: Mapping[str, list[Any]]) -> list[Variant]:
 def with_overrides(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `params` with each dotted key set to its value."""
     out: dict[str, Any] = _copy(params)
-    for dotted, value in values.items():
-        node = out
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+    for key, value in values.items():
+        assign(out, key, value)
     return out
 
 
@@ -130,6 +130,19 @@ def affected(pipeline: Pipeline) -> list[str]:
         if direct or any(u in hit for u in ups[name]):
             hit.append(name)
     return hit
+
+
+_EXPANDED: weakref.WeakKeyDictionary[PipelineFile, Mapping[str, Expanded]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def stages_of(pfile: PipelineFile) -> Mapping[str, Expanded]:
+    """`expand(pfile.model)`, once per loaded pipeline file (graph, compile and gate share it)."""
+    expanded = _EXPANDED.get(pfile)
+    if expanded is None:
+        expanded = _EXPANDED[pfile] = MappingProxyType(expand(pfile.model))
+    return expanded
 
 
 def expand(pipeline: Pipeline) -> dict[str, Expanded]:

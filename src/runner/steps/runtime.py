@@ -12,31 +12,32 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from runner import yamlio
 from runner.config.steps import STEPS
 from runner.errors import CheckFailed, UsageError
 from runner.fsutil import write_atomic
+from runner.layout import PARAMS_FILE, ROOT_DVC_YAML, steps_file
 from runner.project import interp
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text("utf-8"))
+        return yamlio.read(path.read_text("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path} is missing", "run `mlops compile`") from None
-    except yaml.YAMLError as exc:
+    except yamlio.YAMLError as exc:
         raise UsageError(f"{path} is not valid YAML: {exc}", "run `mlops compile`") from None
 
 
 def run_stage(root: Path, pipeline: str, stage: str) -> None:
-    steps_file = root / "pipelines" / pipeline / "steps.yaml"
-    entries = _read_yaml(steps_file) or {}
+    options_file = root / steps_file(pipeline)
+    entries = _read_yaml(options_file) or {}
     if stage not in entries:
-        raise UsageError(f"{steps_file}: no built-in stage '{stage}'", "run `mlops compile`")
+        raise UsageError(f"{options_file}: no built-in stage '{stage}'", "run `mlops compile`")
     entry = entries[stage]
-    params = (_read_yaml(root / "params.yaml") or {}).get(pipeline) or {}
+    params = (_read_yaml(root / PARAMS_FILE) or {}).get(pipeline) or {}
     if entry.get("overrides"):
         from runner.project.sweep import with_overrides
 
@@ -45,8 +46,8 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         resolved = interp.resolve(entry.get("with") or {}, params)
     except interp.RefError as exc:
         raise UsageError(
-            f"params.yaml: {pipeline}: {exc}",
-            f"the stage reads ${{{exc.ref}}}; restore that key in params.yaml or recompile",
+            f"{PARAMS_FILE}: {pipeline}: {exc}",
+            f"the stage reads ${{{exc.ref}}}; restore that key in {PARAMS_FILE} or recompile",
         ) from None
     spec = STEPS[entry["step"]]
     try:
@@ -55,8 +56,9 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(
-            f"stage {pipeline}:{stage}: option {where}: {first['msg']} (after reading params.yaml)",
-            f"check the values under '{pipeline}' in params.yaml (e.g. from dvc exp run -S)",
+            f"stage {pipeline}:{stage}: option {where}: {first['msg']} "
+            f"(after reading {PARAMS_FILE})",
+            f"check the values under '{pipeline}' in {PARAMS_FILE} (e.g. from dvc exp run -S)",
         ) from None
     from runner.ml import StepError, run_step
 
@@ -88,9 +90,9 @@ def write_manifest(root: Path, pipeline: str) -> None:
     The outputs are the root `dvc.yaml` stage's deps, so DVC and the manifest
     always agree on what they are.
     """
-    stage = ((_read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).get(pipeline)
+    stage = ((_read_yaml(root / ROOT_DVC_YAML) or {}).get("stages") or {}).get(pipeline)
     if not stage:
-        raise UsageError(f"dvc.yaml: no stage '{pipeline}'", "run `mlops compile`")
+        raise UsageError(f"{ROOT_DVC_YAML}: no stage '{pipeline}'", "run `mlops compile`")
     deps: list[str] = stage.get("deps") or []
     out = next(iter(stage["outs"][0]))
     missing = [d for d in deps if not (root / d).exists()]

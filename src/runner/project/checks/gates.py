@@ -6,7 +6,7 @@ import re
 
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, StepStage
-from runner.config.step_options import KNOWN_METRICS, direction
+from runner.config.step_options import KNOWN_METRICS
 from runner.errors import Problem, did_you_mean
 from runner.project.checks.names import check_name
 
@@ -75,7 +75,7 @@ def check_gates(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     "choose a metric an evaluate stage writes",
                 )
             )
-        elif direction(gates.select, gates.select_direction) is None:
+        elif (gates.select_direction or gates.direction_of(gates.select)) is None:
             out.append(
                 doc.problem(
                     ("gates", "select"),
@@ -83,6 +83,7 @@ def check_gates(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     "add select_direction: higher (or lower)",
                 )
             )
+    out += _direction_conflicts(pfile)
     for i, rule in enumerate(gates.rules):
         if rule.metric not in produced:
             out.append(
@@ -92,6 +93,30 @@ def check_gates(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                     + did_you_mean(rule.metric, sorted(produced)),
                     "add it to an evaluate stage's with.metrics, or declare it under "
                     "keys: of a custom stage's metrics file",
+                )
+            )
+    return out
+
+
+def _direction_conflicts(pfile: PipelineFile) -> list[Problem]:
+    """A metric is better one way: rules (and select_direction) must not disagree."""
+    gates = pfile.model.gates
+    assert gates is not None
+    out: list[Problem] = []
+    first: dict[str, tuple[str, str]] = {}  # metric -> (direction, where it was declared)
+    if gates.select is not None and gates.select_direction is not None:
+        first[gates.select] = (gates.select_direction, "select_direction")
+    for i, rule in enumerate(gates.rules):
+        if rule.direction is None:
+            continue
+        declared = first.setdefault(rule.metric, (rule.direction, f"rules[{i}]"))
+        if declared[0] != rule.direction:
+            out.append(
+                pfile.doc.problem(
+                    ("gates", "rules", i, "direction"),
+                    f"gates.rules[{i}].direction: '{rule.direction}' contradicts "
+                    f"{declared[1]} ('{declared[0]}') for metric '{rule.metric}'",
+                    "a metric is better one way: give the same direction, or drop one",
                 )
             )
     return out
