@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import ExternalCommandError, UsageError
@@ -22,8 +22,9 @@ def dvc_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "dvc", *args]
 
 
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+def _env(extra: Mapping[str, str] | None, unset: Collection[str] = ()) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["DVC_NO_ANALYTICS"] = "1"
     env.update(extra or {})
     return env
 
@@ -40,15 +41,22 @@ def run(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     input: str | None = None,
+    unset: Collection[str] = (),
+    errors: str = "strict",
 ) -> subprocess.CompletedProcess[str]:
-    """Run `cmd` and capture its output; raise ExternalCommandError when it fails."""
+    """Run `cmd` and capture its output; raise ExternalCommandError when it fails.
+
+    `unset` names environment variables the child must not inherit; `errors` is how
+    undecodable output is read (e.g. "surrogateescape" to detect it afterwards).
+    """
     try:
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,
-            env=_env(env),
+            env=_env(env, unset),
             capture_output=True,
             text=True,
+            errors=errors,
             input=input,
             check=False,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import sys
 
 from runner.compile import generated
@@ -13,11 +14,13 @@ from runner.errors import CheckFailed
 def run(*, ws: Workspace, format: str, check: bool) -> int:
     total, changed = generated.changes(ws)
     if check:
+        if format == "json":
+            _summary("stale", changed, total)
         if not changed:
             if format == "text":
                 sys.stdout.write(f"up to date: {total} generated file(s)\n")
             return 0
-        for change in changed:
+        for change in changed if format != "json" else ():
             sys.stdout.writelines(
                 difflib.unified_diff(
                     change.current.splitlines(keepends=True),
@@ -32,6 +35,8 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
             "run `mlops compile` and commit the result",
         )
     generated.apply(ws, changed)
+    if format == "json":
+        _summary("written", changed, total)
     if format == "text":
         for change in changed:
             sys.stdout.write(f"wrote {change.path}\n")
@@ -40,3 +45,9 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
             f"{total - len(changed)} unchanged\n"
         )
     return 0
+
+
+def _summary(key: str, changed: list[generated.Change], total: int) -> None:
+    """The one JSON document of `--format json`."""
+    paths = [c.path for c in changed]
+    sys.stdout.write(json.dumps({key: paths, "unchanged": total - len(paths)}, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from runner.config.load import Workspace
@@ -15,18 +16,29 @@ def run(*, ws: Workspace, format: str, model: str, to: str, version: str | None)
     upstream = ws.project.environments[to].requires
     if version is None:
         chosen = promotion.desired(ws, upstream, model) if upstream else None
-        candidate = chosen or versions.find(ws.root, model, "latest")
+        candidate = chosen or versions.find(ws.root, model, "latest", ws.project.ci.main_branch)
     else:
-        candidate = versions.find(ws.root, model, version)
+        candidate = versions.find(ws.root, model, version, ws.project.ci.main_branch)
     promotion.require_gate_passed(candidate)
     promotion.require_upstream(ws, to, candidate)
     promotion.require_in_remote(ws, candidate)
     before = deployments.set_version(ws.root, to, model, candidate.version)
-    if before == candidate.version:
+    changed = before != candidate.version
+    if format == "json":
+        result = {
+            "action": "promoted" if changed else "unchanged",
+            "env": to,
+            "model": model,
+            "previous": before,
+            "version": candidate.version,
+            "commit": candidate.commit,
+        }
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    elif not changed:
         sys.stdout.write(f"{to}: {model} is already {candidate.version}; nothing changed\n")
-        return 0
-    sys.stdout.write(
-        f"{to}: {model} {before or '(none)'} -> {candidate.version} in deployments.yaml\n"
-        "next: commit it in a pull request; after merge, CI runs `mlops deploy`\n"
-    )
+    else:
+        sys.stdout.write(
+            f"{to}: {model} {before or '(none)'} -> {candidate.version} in deployments.yaml\n"
+            "next: commit it in a pull request; after merge, CI runs `mlops deploy`\n"
+        )
     return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import getpass
+import json
 import os
 import sys
 from typing import Any
 
-from runner import proc, yamlio
+from runner import git, proc, yamlio
 from runner.compile.dvcfiles import model_path
 from runner.config.load import PipelineFile, Workspace
 from runner.errors import CheckFailed, UsageError
@@ -16,6 +16,7 @@ from runner.gates.evaluate import freshness, gate_pipeline
 from runner.layout import pipeline_dir
 from runner.project.graph import build_graph
 from runner.registry import artifact, versions
+from runner.registry.record import ArtifactInfo, CiRun, GateCheck, GateSummary, VersionRecord
 
 
 def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> int:
@@ -48,37 +49,50 @@ def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> 
     assert path is not None
     files = artifact.manifest(ws.root / path)
     version = versions.bump(existing[-1].version if existing else None, bump)
-    record = {
-        "model": model,
-        "version": version,
-        "commit": commit,
-        "pipeline": pipeline,
-        "stages": _lock_hashes(ws, pipeline),
-        "params": pfile.model.params,
-        "metrics": next(iter(report.candidates.values())) or {},
-        "gate": {
-            "passed": report.passed,
-            "baseline": report.baseline.label,
-            "checks": [
-                {"metric": c.metric, "rule": c.rule, "result": c.result}
+    record = VersionRecord(
+        model=model,
+        version=version,
+        commit=commit,
+        pipeline=pipeline,
+        stages=_lock_hashes(ws, pipeline),
+        params=pfile.model.params,
+        metrics=next(iter(report.candidates.values())) or {},
+        gate=GateSummary(
+            passed=report.passed,
+            baseline=report.baseline.label,
+            checks=[
+                GateCheck(metric=c.metric, rule=c.rule, result=c.result)
                 for c in report.verdict.checks
             ],
-        },
-        "artifact": {"path": path, "digest": artifact.digest(files), "files": files},
-        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "created_by": _actor(),
-        **_ci(),
-    }
+        ),
+        artifact=ArtifactInfo(path=path, digest=artifact.digest(files), files=files),
+        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        created_by=git.actor(ws.root),
+        ci=_ci(),
+    )
     # The artifact must be in the remote before the version exists: nothing half-done.
     _say(f"pushing {pipeline}'s outputs to the DVC remote")
     proc.run(proc.dvc_cmd("push", "--with-deps", f"dvc.yaml:{pipeline}"), cwd=ws.root)
-    tag = f"{model}@{version}"
-    versions.create_tag(ws.root, tag, commit, versions.message(record))
+    tag = versions.create(ws.root, record)
     if push:
         versions.push_tag(ws.root, tag)
+    if format == "json":
+        result = {
+            "action": "registered",
+            "tag": tag,
+            "model": model,
+            "version": version,
+            "commit": commit,
+            "pipeline": pipeline,
+            "digest": record.artifact.digest,
+            "created_by": record.created_by,
+            "pushed": push,
+        }
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        return 0
     sys.stdout.write(
         f"registered {model} {version} at {commit[:7]} (gate passed; artifact sha256 "
-        f"{artifact.digest(files)[:12]})\n"
+        f"{record.artifact.digest[:12]})\n"
     )
     return 0
 
@@ -105,8 +119,7 @@ def _require_committed(ws: Workspace, pipeline: str) -> None:
         "dvc.yaml",
         "dvc.lock",
     ]
-    result = proc.run(["git", "status", "--porcelain", "--", *paths], cwd=ws.root)
-    dirty = [line[3:] for line in result.stdout.splitlines()]
+    dirty = git.dirty_files(ws.root, paths)
     if dirty:
         raise CheckFailed(
             f"uncommitted changes in {', '.join(dirty)}; a version must describe a commit",
@@ -132,28 +145,14 @@ def _lock_hashes(ws: Workspace, pipeline: str) -> dict[str, Any]:
     return out
 
 
-def _actor() -> str:
-    for var in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _ci() -> dict[str, Any]:
+def _ci() -> CiRun | None:
     if not os.environ.get("GITHUB_ACTIONS"):
-        return {}
+        return None
     env = os.environ
     server = env.get("GITHUB_SERVER_URL", "https://github.com")
-    return {
-        "ci": {
-            "workflow": env.get("GITHUB_WORKFLOW"),
-            "run_id": env.get("GITHUB_RUN_ID"),
-            "run_url": (
-                f"{server}/{env.get('GITHUB_REPOSITORY')}/actions/runs/{env.get('GITHUB_RUN_ID')}"
-            ),
-            "ref": env.get("GITHUB_REF"),
-        }
-    }
+    return CiRun(
+        workflow=env.get("GITHUB_WORKFLOW"),
+        run_id=env.get("GITHUB_RUN_ID"),
+        run_url=f"{server}/{env.get('GITHUB_REPOSITORY')}/actions/runs/{env.get('GITHUB_RUN_ID')}",
+        ref=env.get("GITHUB_REF"),
+    )

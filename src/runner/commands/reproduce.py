@@ -26,10 +26,10 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
         raise UsageError(
             f"'{spec}' is not MODEL@VERSION", "e.g. mlops reproduce iris-classifier@v0.1.0"
         )
-    found = versions.find(ws.root, model, version)
+    found = versions.find(ws.root, model, version, ws.project.ci.main_branch)
     record = found.record
-    pipeline = str(record.get("pipeline", ""))
-    info = record.get("artifact") or {}
+    pipeline = record.pipeline
+    info = record.artifact
     with tempfile.TemporaryDirectory(prefix="mlops-reproduce-") as tmp:
         tree = Path(tmp) / "tree"
         git.worktree_add(ws.root, tree, found.commit)
@@ -49,20 +49,20 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
             if outcome.returncode != 0:
                 cause, hint = explain_failure(outcome, root)
                 raise CheckFailed(f"reproducing {found.tag} failed: {cause}", hint)
-            metrics = _metrics(root, record)
-            model_files = artifact.manifest(root / str(info.get("path", "")))
+            metrics = _metrics(root, pipeline)
+            model_files = artifact.manifest(root / info.path)
         finally:
             git.worktree_remove(ws.root, tree)
-    expected_metrics = record.get("metrics") or {}
+    expected_metrics = record.metrics
     same_metrics = metrics == expected_metrics
-    same_model = artifact.digest(model_files) == info.get("digest")
+    same_model = artifact.digest(model_files) == info.digest
     result = {
         "version": found.tag,
         "commit": found.commit,
         "identical": same_metrics and same_model,
         "metrics": {"recorded": expected_metrics, "reproduced": metrics, "same": same_metrics},
         "model": {
-            "recorded": info.get("digest"),
+            "recorded": info.digest,
             "reproduced": artifact.digest(model_files),
             "same": same_model,
         },
@@ -102,12 +102,12 @@ def _local_remotes(ws: Workspace, root: Path) -> None:
             proc.run(proc.dvc_cmd("remote", "modify", "--local", name, "url", absolute), cwd=root)
 
 
-def _metrics(root: Path, record: dict[str, Any]) -> dict[str, Any]:
+def _metrics(root: Path, pipeline: str) -> dict[str, Any]:
     from runner.gates.evaluate import metric_files
     from runner.project.workspace import open_workspace as load
 
     ws = load(root)
-    files = metric_files(ws, ws.pipelines[str(record["pipeline"])])
+    files = metric_files(ws, ws.pipelines[pipeline])
     merged: dict[str, Any] = {}
     for path in next(iter(files.values())):
         merged.update(json.loads((root / path).read_text("utf-8")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from runner.config.load import Workspace
@@ -15,7 +16,7 @@ def run(*, ws: Workspace, format: str, model: str, env: str, to: str | None) -> 
     promotion.check_target(ws, env, model)
     current = promotion.desired(ws, env, model)
     if to is not None:
-        target = versions.find(ws.root, model, to)
+        target = versions.find(ws.root, model, to, ws.project.ci.main_branch)
     else:
         target = _previous(ws, env, model, current)
     if current is not None and target.version == current.version:
@@ -25,6 +26,17 @@ def run(*, ws: Workspace, format: str, model: str, env: str, to: str | None) -> 
     promotion.require_gate_passed(target)
     promotion.require_in_remote(ws, target)
     deployments.set_version(ws.root, env, model, target.version)
+    if format == "json":
+        result = {
+            "action": "rolled back",
+            "env": env,
+            "model": model,
+            "previous": current.version if current else None,
+            "version": target.version,
+            "commit": target.commit,
+        }
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        return 0
     sys.stdout.write(
         f"{env}: {model} {current.version if current else '(none)'} -> {target.version} "
         "in deployments.yaml (rollback)\n"
@@ -41,7 +53,7 @@ def _previous(
         raise CheckFailed(f"{env} runs no version of {model}", "there is nothing to roll back")
     for value in reversed(history.desired_versions(ws.root, env, model)):
         if value not in ("latest", current.version):
-            return versions.find(ws.root, model, value)
+            return versions.find(ws.root, model, value, ws.project.ci.main_branch)
     older = [v for v in versions.all_versions(ws.root, model) if v.key < current.key]
     if not older:
         raise CheckFailed(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner import proc
+from runner import git, proc
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
@@ -74,8 +74,7 @@ def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
         for n in graph.nodes.values()
         if n.pipeline in chosen and "metrics" in n.outputs
     ]
-    result = proc.run(["git", "status", "--porcelain", "--", *paths], cwd=ws.root)
-    changed = [line[3:] for line in result.stdout.splitlines()]
+    changed = git.dirty_files(ws.root, paths)
     if changed:
         raise CheckFailed(
             f"the run changed {', '.join(changed)}: the commit does not carry its own results",

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from runner import proc, yamlio
+from runner import git, yamlio
 from runner.config.load import Workspace
 from runner.deploy.targets.base import TargetError
+from runner.errors import MlopsError
 from runner.layout import DEPLOYMENTS_FILE
 from runner.registry import versions
 
@@ -41,23 +42,9 @@ class Event:
         }
 
 
-def _log(root: Path) -> list[tuple[str, str, str, str]]:
-    """(commit, time, author, subject) of each commit touching deployments.yaml, oldest first."""
-    result = proc.run(
-        ["git", "log", "--reverse", "--format=%H%x00%cI%x00%an%x00%s", "--", DEPLOYMENTS_FILE],
-        cwd=root,
-        check=False,
-    )
-    out = []
-    for line in result.stdout.splitlines():
-        parts = line.split("\0")
-        if len(parts) == 4:
-            out.append((parts[0], parts[1], parts[2], parts[3]))
-    return out
-
-
 def _desired_at(root: Path, commit: str) -> dict[str, dict[str, str]]:
-    text = proc.run(["git", "show", f"{commit}:{DEPLOYMENTS_FILE}"], cwd=root, check=False).stdout
+    # "./": relative to the project folder, wherever it sits in the repository.
+    text = git.show(root, commit, f"./{DEPLOYMENTS_FILE}") or ""
     try:
         data = yamlio.read(text) or {}
     except yaml.YAMLError:
@@ -74,7 +61,7 @@ def _desired_at(root: Path, commit: str) -> dict[str, dict[str, str]]:
 def desired_versions(root: Path, env: str, model: str) -> list[str]:
     """The values env/model had in each committed deployments.yaml, oldest first."""
     out: list[str] = []
-    for commit, *_ in _log(root):
+    for commit, *_ in git.log_of(root, DEPLOYMENTS_FILE):
         value = _desired_at(root, commit).get(env, {}).get(model)
         if value is not None and (not out or out[-1] != value):
             out.append(value)
@@ -90,20 +77,26 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list
     )
     events: list[Event] = []
     warnings: list[str] = []
-    for name in models:
-        for item in versions.all_versions(ws.root, name):
-            events.append(
-                Event(
-                    str(item.record.get("created_at", "")),
-                    "registered",
-                    name,
-                    "",
-                    item.version,
-                    f"commit {item.commit[:7]} by {item.record.get('created_by', '?')}",
-                )
+    for item in versions.list_versions(ws.root, model):
+        if item.model not in models:
+            continue
+        try:
+            registration = item.record
+        except MlopsError as exc:
+            warnings.append(exc.message)
+            continue
+        events.append(
+            Event(
+                registration.created_at,
+                "registered",
+                item.model,
+                "",
+                item.version,
+                f"commit {item.commit[:7]} by {registration.created_by}",
             )
+        )
     before: dict[str, dict[str, str]] = {}
-    for commit, when, author, subject in _log(ws.root):
+    for commit, when, author, subject in git.log_of(ws.root, DEPLOYMENTS_FILE):
         now = _desired_at(ws.root, commit)
         for env in sorted(set(before) | set(now)):
             for name in models:

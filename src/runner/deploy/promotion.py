@@ -39,12 +39,11 @@ def desired(ws: Workspace, env: str, model: str) -> versions.Version | None:
     wanted = ws.deployments.get(env, {}).get(model)
     if wanted is None:
         return None
-    return versions.find(ws.root, model, wanted)
+    return versions.find(ws.root, model, wanted, ws.project.ci.main_branch)
 
 
 def require_gate_passed(version: versions.Version) -> None:
-    gate = version.record.get("gate") or {}
-    if gate.get("passed") is not True:
+    if not version.record.gate.passed:
         raise CheckFailed(
             f"{version.tag}: its gate did not pass at {version.commit[:7]}",
             "only versions whose gate passed can be deployed; register a passing version",
@@ -53,13 +52,12 @@ def require_gate_passed(version: versions.Version) -> None:
 
 def require_in_remote(ws: Workspace, version: versions.Version) -> None:
     """Fetch the artifact from the DVC remote and check every file's sha256."""
-    info = version.record.get("artifact") or {}
-    files = info.get("files") or {}
-    if not files or "path" not in info:
+    info = version.record.artifact
+    if not info.files:
         raise CheckFailed(f"{version.tag} has no artifact record", "register it again")
     with tempfile.TemporaryDirectory(prefix="mlops-check-") as tmp:
-        local = artifact.fetch(ws.root, version.commit, str(info["path"]), Path(tmp))
-        artifact.verify(local, files, f"{version.tag} in the DVC remote")
+        local = artifact.fetch(ws.root, version.commit, info.path, Path(tmp))
+        artifact.verify(local, info.files, f"{version.tag} in the DVC remote")
 
 
 def require_upstream(ws: Workspace, env: str, version: versions.Version) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner import git
 from runner.config.load import Workspace
 from runner.deploy.targets import open_target
 from runner.deploy.targets.base import Pointer, Target
@@ -46,19 +47,15 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
-def _actor() -> str:
-    return os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown"
-
-
 def target_for(ws: Workspace, env: str) -> Target:
     return open_target(ws.project.environments[env].target, ws.root)
 
 
 def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
     """Make `env` serve `model` at `wanted` ("latest" or vX.Y.Z)."""
-    version = versions.find(ws.root, model, wanted)
-    info = version.record.get("artifact") or {}
-    files: dict[str, str] = dict(info.get("files") or {})
+    version = versions.find(ws.root, model, wanted, ws.project.ci.main_branch)
+    info = version.record.artifact
+    files = info.files
     if not files:
         from runner.errors import CheckFailed
 
@@ -67,28 +64,31 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
         )
     new = Pointer(model, version.version, artifact.digest(files), version.commit)
     target = target_for(ws, env)
+    actor = git.actor(ws.root)
     with target.lock(model):
         current = target.current(model)
         if current == new and target.has_version(model, version.version, files):
-            repaired = _repair_audit(target, env, new)
+            repaired = _repair_audit(target, env, new, actor)
             return Outcome(
                 env, model, new.version, new.version, "repaired" if repaired else "unchanged"
             )
         if not target.has_version(model, version.version, files):
             _crash_point("fetch")
             with tempfile.TemporaryDirectory(prefix="mlops-deploy-") as tmp:
-                local = artifact.fetch(ws.root, version.commit, str(info["path"]), Path(tmp))
+                local = artifact.fetch(ws.root, version.commit, info.path, Path(tmp))
                 artifact.verify(local, files, f"{version.tag} from the DVC remote")
                 _crash_point("upload")
                 target.upload(model, version.version, local, files)
         _crash_point("switch")
         target.switch(model, current, new)
         _crash_point("audit")
-        target.append_audit(model, _record(env, new, current))
+        target.append_audit(model, _record(env, new, current, actor))
     return Outcome(env, model, new.version, current.version if current else None, "deployed")
 
 
-def _record(env: str, new: Pointer, previous: Pointer | None, note: str = "") -> dict[str, Any]:
+def _record(
+    env: str, new: Pointer, previous: Pointer | None, actor: str, note: str = ""
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "time": _now(),
         "env": env,
@@ -97,14 +97,14 @@ def _record(env: str, new: Pointer, previous: Pointer | None, note: str = "") ->
         "commit": new.commit,
         "digest": new.digest,
         "previous": previous.version if previous else None,
-        "actor": _actor(),
+        "actor": actor,
     }
     if note:
         record["note"] = note
     return record
 
 
-def _repair_audit(target: Target, env: str, serving: Pointer) -> bool:
+def _repair_audit(target: Target, env: str, serving: Pointer, actor: str) -> bool:
     """After a crash between switching and auditing, record the switch that happened."""
     records = target.audit(serving.model)
     last = records[-1] if records else None
@@ -112,6 +112,6 @@ def _repair_audit(target: Target, env: str, serving: Pointer) -> bool:
         return False
     target.append_audit(
         serving.model,
-        _record(env, serving, None, note="recorded after an interrupted deploy"),
+        _record(env, serving, None, actor, note="recorded after an interrupted deploy"),
     )
     return True

@@ -8,26 +8,14 @@ A git ref's baseline is the metrics files at that ref.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from runner import git
 from runner.config.load import PipelineFile, Workspace
+from runner.errors import UsageError
 from runner.gates.rules import Baseline
-
-_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-
-
-def version_tags(root: Path, model: str) -> list[tuple[tuple[int, int, int], str]]:
-    """(semver, tag) of every registered version of `model`, oldest first."""
-    out = []
-    for tag in git.tags(root, f"{model}@v*"):
-        match = _SEMVER.match(tag.split("@", 1)[1])
-        if match:
-            out.append(((int(match[1]), int(match[2]), int(match[3])), tag))
-    return sorted(out)
+from runner.registry import versions
 
 
 def resolve(ws: Workspace, pfile: PipelineFile, spec: str | None, files: Sequence[str]) -> Baseline:
@@ -52,26 +40,31 @@ def _environment(ws: Workspace, pfile: PipelineFile, env: str, files: Sequence[s
     version = ws.deployments.get(env, {}).get(model)
     if version is None:
         return Baseline(env, None, f"{env} runs no version of {model} yet")
-    registered = version_tags(ws.root, model)
     if version == "latest":
-        if not registered:
-            return Baseline(env, None, f"no version of {model} is registered yet")
-        tag = registered[-1][1]
+        try:
+            found = versions.latest(ws.root, model, ws.project.ci.main_branch)
+        except UsageError as exc:
+            return Baseline(env, None, exc.message, True)
+        if found is None:
+            where = (
+                f" from {ws.project.ci.main_branch}"
+                if versions.all_versions(ws.root, model)
+                else ""
+            )
+            return Baseline(env, None, f"no version of {model} is registered{where} yet")
     else:
-        tag = f"{model}@{version}"
-        if tag not in {t for _, t in registered}:
+        try:
+            found = versions.get(ws.root, model, version)
+        except UsageError:
             return Baseline(
                 env,
                 None,
-                f"deployments.yaml says {env} runs {model} {version}, but tag {tag} "
+                f"deployments.yaml says {env} runs {model} {version}, but tag {model}@{version} "
                 "does not exist (fetch tags: git fetch --tags)",
                 True,
             )
-    commit = git.rev_parse(ws.root, tag)
-    if commit is None:  # pragma: no cover - the tag was just listed
-        return Baseline(env, None, f"tag {tag} names no commit", True)
-    label = f"{env}: {model} {tag.split('@', 1)[1]} ({commit[:7]})"
-    return _at_commit(ws, label, commit, files)
+    label = f"{env}: {model} {found.version} ({found.commit[:7]})"
+    return _at_commit(ws, label, found.commit, files)
 
 
 def _at_commit(ws: Workspace, label: str, commit: str, files: Sequence[str]) -> Baseline:
