@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import getpass
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner import proc
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Variables that locate a repository or change how it is read; never inherited.
 LOCATION_VARS = frozenset(
