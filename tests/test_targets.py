@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import stat
 import sys
 import threading
 import time
@@ -338,6 +340,37 @@ def test_directory_layout(tmp_path: Path) -> None:
         '"schema": 1, "time": "2026-01-01T00:00:00.000000+00:00", "version": "v1"}\n'
     )
     assert sorted(p.name for p in (home / "versions").iterdir()) == ["v1"]  # no leftovers
+
+
+def test_directory_files_are_readable_by_a_server_of_another_user(tmp_path: Path) -> None:
+    """Under umask 022 the pointer, the version folders and their files are world-readable
+    (they were 0600 and 0700), and a pointer that was 0600 becomes readable on the next
+    switch."""
+    old = os.umask(0o022)
+    try:
+        target = DirectoryTarget(tmp_path / "t")
+        home = tmp_path / "t" / MODEL
+        p1 = deployable(target, tmp_path, "v1")
+        target.switch(MODEL, None, p1)
+        (home / "current.json").chmod(0o600)  # as the old code wrote it
+        target.switch(MODEL, p1, deployable(target, tmp_path, "v2"))
+        target.append_audit(MODEL, record())
+    finally:
+        os.umask(old)
+    modes = {
+        p.relative_to(home).as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in sorted(home.rglob("*"))
+        if not p.name.startswith(".")
+    }
+    assert modes == {
+        "audit.jsonl": 0o644,
+        "current.json": 0o644,
+        "versions": 0o755,
+        "versions/v1": 0o755,
+        "versions/v1/model.skops": 0o644,
+        "versions/v2": 0o755,
+        "versions/v2/model.skops": 0o644,
+    }
 
 
 def test_directory_crash_leftovers_block_nothing(tmp_path: Path) -> None:
