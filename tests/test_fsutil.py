@@ -225,3 +225,16 @@ def test_one_sha256_for_files_and_folders(tmp_path: Path) -> None:
     one = folder / "big.bin"
     assert sha256_path(one) == sha256_file(one) == hashlib.sha256(tree["big.bin"]).hexdigest()
     assert manifest(one) == {"big.bin": files["big.bin"]}
+
+
+def test_a_config_file_that_never_ends_is_refused(example: Path) -> None:
+    """A device in place of a config file has no size to check first: the read is bounded."""
+    desired = example / "deployments.yaml"
+    desired.unlink()
+    desired.symlink_to("/dev/zero")
+    result = run_cli("validate", cwd=example)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "deployments.yaml:1:1: error: file is too large (over 1,048,576 bytes)\n"
+        "  hint: config files are small; move data into files tracked by DVC\n"
+    )

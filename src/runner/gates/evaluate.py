@@ -21,6 +21,7 @@ from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
 from runner.config.step_options import direction
 from runner.errors import ConfigError
+from runner.fsutil import FileTooLarge, read_text_bounded
 from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, best_variant, evaluate, hold_to_base
 from runner.project.graph import build_graph, out_path
@@ -28,6 +29,7 @@ from runner.project.sweep import expand
 from runner.yamlio import parse
 
 LAST_RUN = ".mlops/last-run.json"
+METRICS_LIMIT = 16 << 20  # bytes; a metrics file is a few hundred
 
 
 @dataclass
@@ -72,9 +74,11 @@ def read_metrics(root: Path, files: list[str]) -> tuple[dict[str, Any] | None, s
     merged: dict[str, Any] = {}
     for path in files:
         try:
-            values = json.loads((root / path).read_text("utf-8"))
+            values = json.loads(read_text_bounded(root / path, METRICS_LIMIT))
         except FileNotFoundError:
             return None, f"{path} does not exist (run `mlops run`)"
+        except FileTooLarge:
+            return None, f"{path} is larger than {METRICS_LIMIT:,} bytes"
         except ValueError:
             return None, f"{path} is not valid JSON"
         if isinstance(values, dict):
