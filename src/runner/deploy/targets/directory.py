@@ -247,7 +247,8 @@ class DirectoryTarget:
             # Who holds it, for the message another deploy shows when it gives up.
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             holder = path.with_name(".lock.holder")
-            write_atomic(holder, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n")
+            with self._io(f"record who holds the lock of {model}"):
+                write_atomic(holder, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n")
             try:
                 yield
             finally:

@@ -291,9 +291,16 @@ class Lease:
 
     def release(self) -> None:
         """Delete the lease if it is still ours: a conditional delete on our ETag, so a
-        lease another deploy took over (ours was broken as stale) stays."""
+        lease another deploy took over (ours was broken as stale) stays. The ETag is
+        also compared first, for servers that ignore If-Match on DELETE."""
         if self.etag is None:
             return
         etag, self.etag = self.etag, None
-        with suppress(Conflict, Missing):  # not ours any more, or already gone
+        try:
+            _, now = self.s3.get(self.key, "read the deploy lock")
+        except Missing:
+            return
+        if now != etag:
+            return  # broken as stale and taken by another deploy
+        with suppress(Conflict, Missing):  # taken over, or gone, since the read
             self.s3.delete(self.key, "release the deploy lock", IfMatch=etag)
