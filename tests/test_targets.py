@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import stat
 import sys
 import threading
 import time
@@ -23,7 +25,7 @@ from runner.config.targets import TARGET_KINDS
 from runner.config.targets import DirectoryTargetConfig as DirectoryConfig
 from runner.config.targets import S3TargetConfig as S3Config
 from runner.deploy.targets import TARGET_IMPLEMENTATIONS, open_target
-from runner.deploy.targets.base import Pointer, PointerConflict, Target, TargetError
+from runner.deploy.targets.base import AuditRecord, Pointer, PointerConflict, Target, TargetError
 from runner.deploy.targets.directory import DirectoryTarget
 from runner.deploy.targets.s3 import S3Target
 from s3server import CREDENTIALS, moto_server, unused_port
@@ -86,7 +88,22 @@ def make_source(tmp_path: Path, content: dict[str, bytes]) -> tuple[Path, dict[s
 def deployable(target: Target, tmp_path: Path, version: str, commit: str = "") -> Pointer:
     folder, files = make_source(tmp_path, {"model.skops": version.encode() * 100})
     target.upload(MODEL, version, folder, files)
-    return Pointer(MODEL, version, "d" + version, commit)
+    return Pointer(model=MODEL, version=version, digest="d" + version, commit=commit)
+
+
+def record(**fields: Any) -> AuditRecord:
+    """An audit record with placeholder values for the fields a test does not care about."""
+    base: dict[str, Any] = {
+        "time": "2026-01-01T00:00:00.000000+00:00",
+        "env": "staging",
+        "model": MODEL,
+        "version": "v1",
+        "commit": "c",
+        "digest": "d",
+        "previous": None,
+        "actor": "Test User <test@example.com>",
+    }
+    return AuditRecord(**{**base, **fields})
 
 
 V1 = {"model.skops": b"weights-1" * 1000, "meta/params.json": b'{"max_depth": 5}\n'}
@@ -183,7 +200,7 @@ def test_switch_to_a_version_not_stored_is_refused(target: Target, tmp_path: Pat
     p1 = deployable(target, tmp_path, "v1")
     target.switch(MODEL, None, p1)
     with pytest.raises(TargetError, match="version v9 of iris-classifier is not stored"):
-        target.switch(MODEL, p1, Pointer(MODEL, "v9", "d"))
+        target.switch(MODEL, p1, Pointer(model=MODEL, version="v9", digest="d"))
     assert target.current(MODEL) == p1
 
 
@@ -197,7 +214,8 @@ def test_concurrent_switches_form_one_chain(target: Target, tmp_path: Path) -> N
     guard, done = threading.Lock(), threading.Event()
 
     def deployer(i: int) -> None:
-        new = Pointer(MODEL, versions[i % 3].version, versions[i % 3].digest, f"t{i}")
+        chosen = versions[i % 3]
+        new = Pointer(model=MODEL, version=chosen.version, digest=chosen.digest, commit=f"t{i}")
         for _ in range(500):
             seen = target.current(MODEL)
             try:
@@ -208,7 +226,7 @@ def test_concurrent_switches_form_one_chain(target: Target, tmp_path: Path) -> N
             with guard:
                 assert seen not in wins, f"two switches both replaced {seen}"
                 wins[seen] = new
-            target.append_audit(MODEL, {"commit": new.commit, "previous": seen and seen.commit})
+            target.append_audit(MODEL, record(commit=new.commit, previous=seen and seen.commit))
             return
         raise AssertionError(f"deployer {i} never won")
 
@@ -234,7 +252,7 @@ def test_concurrent_switches_form_one_chain(target: Target, tmp_path: Path) -> N
         pointer, chain = wins[pointer], chain + 1
     assert chain == 20
     assert target.current(MODEL) == pointer
-    assert sorted(r["commit"] for r in target.audit(MODEL)) == sorted(f"t{i}" for i in range(20))
+    assert sorted(r.commit for r in target.audit(MODEL)) == sorted(f"t{i}" for i in range(20))
 
 
 # --------------------------------------------------------------- audit, lock
@@ -242,9 +260,9 @@ def test_concurrent_switches_form_one_chain(target: Target, tmp_path: Path) -> N
 
 def test_audit_keeps_order(target: Target) -> None:
     assert target.audit(MODEL) == []
-    records = [{"n": n, "version": f"v{n}", "note": "ünïcode"} for n in range(12)]
-    for record in records:
-        target.append_audit(MODEL, record)
+    records = [record(version=f"v{n}", note="ünïcode") for n in range(12)]
+    for item in records:
+        target.append_audit(MODEL, item)
     assert target.audit(MODEL) == records
     assert target.audit("other-model") == []
 
@@ -305,26 +323,68 @@ def test_directory_layout(tmp_path: Path) -> None:
     target = open_target(DirectoryConfig(kind="directory", path="deploy/prod"), tmp_path)
     pointer = deployable(target, tmp_path, "v1", "abc")
     target.switch(MODEL, None, pointer)
-    target.append_audit(MODEL, {"b": 1, "a": 2})
+    target.append_audit(MODEL, record(note="ünïcode"))
     home = tmp_path / "deploy" / "prod" / MODEL
     assert target.describe() == "deploy/prod"
     assert (home / "versions" / "v1" / "model.skops").read_bytes() == b"v1" * 100
-    assert json.loads((home / "current.json").read_text()) == pointer.to_json()
-    assert (home / "audit.jsonl").read_text() == '{"a": 2, "b": 1}\n'
+    assert json.loads((home / "current.json").read_text()) == {
+        "commit": "abc",
+        "digest": "dv1",
+        "model": MODEL,
+        "schema": 1,
+        "version": "v1",
+    }
+    assert (home / "audit.jsonl").read_text(encoding="utf-8") == (
+        '{"actor": "Test User <test@example.com>", "commit": "c", "digest": "d", '
+        '"env": "staging", "model": "iris-classifier", "note": "ünïcode", "previous": null, '
+        '"schema": 1, "time": "2026-01-01T00:00:00.000000+00:00", "version": "v1"}\n'
+    )
     assert sorted(p.name for p in (home / "versions").iterdir()) == ["v1"]  # no leftovers
+
+
+def test_directory_files_are_readable_by_a_server_of_another_user(tmp_path: Path) -> None:
+    """Under umask 022 the pointer, the version folders and their files are world-readable
+    (they were 0600 and 0700), and a pointer that was 0600 becomes readable on the next
+    switch."""
+    old = os.umask(0o022)
+    try:
+        target = DirectoryTarget(tmp_path / "t")
+        home = tmp_path / "t" / MODEL
+        p1 = deployable(target, tmp_path, "v1")
+        target.switch(MODEL, None, p1)
+        (home / "current.json").chmod(0o600)  # as the old code wrote it
+        target.switch(MODEL, p1, deployable(target, tmp_path, "v2"))
+        target.append_audit(MODEL, record())
+    finally:
+        os.umask(old)
+    modes = {
+        p.relative_to(home).as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in sorted(home.rglob("*"))
+        if not p.name.startswith(".")
+    }
+    assert modes == {
+        "audit.jsonl": 0o644,
+        "current.json": 0o644,
+        "versions": 0o755,
+        "versions/v1": 0o755,
+        "versions/v1/model.skops": 0o644,
+        "versions/v2": 0o755,
+        "versions/v2/model.skops": 0o644,
+    }
 
 
 def test_directory_crash_leftovers_block_nothing(tmp_path: Path) -> None:
     target = DirectoryTarget(tmp_path / "t")
     home = tmp_path / "t" / MODEL
     build_tree(home, {"versions/.v1.x8f2.tmp/model.skops": b"half", "audit.jsonl": b""})
-    (home / "audit.jsonl").write_bytes(b'{"n": 1}\n{"n": 2, "ver')  # a crash mid-append
+    first = record(version="v1").to_line()
+    (home / "audit.jsonl").write_bytes(first + b'{"n": 2, "ver')  # a crash mid-append
     folder, files = make_source(tmp_path, V1)
     target.upload(MODEL, "v1", folder, files)
     assert target.has_version(MODEL, "v1", files)
-    assert target.audit(MODEL) == [{"n": 1}]
-    target.append_audit(MODEL, {"n": 3})
-    assert (home / "audit.jsonl").read_bytes() == b'{"n": 1}\n{"n": 3}\n'
+    assert target.audit(MODEL) == [record(version="v1")]
+    target.append_audit(MODEL, record(version="v3"))
+    assert (home / "audit.jsonl").read_bytes() == first + record(version="v3").to_line()
 
 
 def test_directory_invalid_pointer_is_reported(tmp_path: Path) -> None:
@@ -351,8 +411,8 @@ def test_s3_layout(s3_endpoint: str, tmp_path: Path) -> None:
     model = f"m-{uuid.uuid4().hex[:6]}"
     folder, files = make_source(tmp_path, V1)
     target.upload(model, "v1", folder, files)
-    target.switch(model, None, Pointer(model, "v1", "d"))
-    target.append_audit(model, {"n": 1})
+    target.switch(model, None, Pointer(model=model, version="v1", digest="d"))
+    target.append_audit(model, record(model=model))
     assert isinstance(target, S3Target)
     keys = target.s3.keys(f"teams/ml/{model}/", "list")
     assert keys[1:] == [
@@ -419,7 +479,7 @@ def test_s3_missing_bucket_is_named(s3_endpoint: str, tmp_path: Path) -> None:
         lambda: target.current(MODEL),
         lambda: target.upload(MODEL, "v1", folder, files),
         lambda: target.audit(MODEL),
-        lambda: target.switch(MODEL, None, Pointer(MODEL, "v1", "d")),
+        lambda: target.switch(MODEL, None, Pointer(model=MODEL, version="v1", digest="d")),
     ]
     for call in calls:
         with pytest.raises(TargetError) as info:
@@ -432,29 +492,85 @@ def test_s3_missing_bucket_is_named(s3_endpoint: str, tmp_path: Path) -> None:
         )
 
 
-def test_s3_stale_lease_is_broken_and_a_fresh_one_waits(s3_endpoint: str) -> None:
-    target = s3_target(s3_endpoint, lock_timeout=0.3)
+def lease_body(epoch: float) -> bytes:
+    """A lease as another deploy writes it, with its own clock's `epoch`."""
+    lease = {"owner": "pid 7 on runner-1", "token": "theirs", "since": "then", "epoch": epoch}
+    return json.dumps(lease).encode()
+
+
+def plant(target: S3Target, body: bytes) -> bytes:
+    target.s3.put(target._key(MODEL, "lock"), body, "plant a lease")
+    return body
+
+
+def lease_of(target: S3Target) -> bytes | None:
     key = target._key(MODEL, "lock")
+    return None if target.s3.head(key, "check") is None else target.s3.get(key, "read")[0]
 
-    def plant(epoch: float) -> bytes:
-        lease = {"owner": "pid 7 on runner-1", "token": "theirs", "since": "then", "epoch": epoch}
-        body = json.dumps(lease).encode()
-        target.s3.put(key, body, "plant a lease")
-        return body
 
-    plant(time.time() - 3600)  # left by a deploy that crashed an hour ago
+def test_s3_stale_lease_is_judged_by_the_servers_clock(s3_endpoint: str) -> None:
+    """A lease is stale when the server says its object is older than the TTL, even if
+    its writer's clock ran years ahead."""
+    target = s3_target(s3_endpoint, lock_timeout=0.3, lease_ttl=1.0)
+    plant(target, lease_body(time.time() + 10 * 365 * 86400))
+    time.sleep(2.5)  # LastModified and Date have whole seconds: two of them pass
     with target.lock(MODEL):
-        assert json.loads(target.s3.get(key, "read")[0])["token"] != "theirs"
-    assert target.s3.head(key, "check") is None  # released
+        held = lease_of(target)
+        assert held is not None and json.loads(held)["token"] != "theirs"
+    assert lease_of(target) is None  # released
 
-    body = plant(time.time())
+
+def test_s3_fresh_lease_waits_whatever_its_writers_clock_says(s3_endpoint: str) -> None:
+    """Just written, by the server's clock: it is not broken although its body claims
+    an hour ago (a writer whose clock is behind)."""
+    target = s3_target(s3_endpoint, lock_timeout=0.3)
+    body = plant(target, lease_body(time.time() - 3600))
     with pytest.raises(TargetError) as info, target.lock(MODEL):
         pass
     assert str(info.value) == (
         f"{target.describe()}: another deploy holds the lock "
         "(held by pid 7 on runner-1 since then; waited 0.3 s)"
     )
-    assert target.s3.get(key, "read")[0] == body  # the loser left it alone
+    assert lease_of(target) == body  # the loser left it alone
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json {", b"[1, 2]", b'{"owner": "pid 7 on runner-1"}', b'{"epoch": "yesterday"}'],
+    ids=["not-json", "not-an-object", "missing-fields", "bad-epoch"],
+)
+def test_s3_unreadable_lease_counts_as_infinitely_old(s3_endpoint: str, body: bytes) -> None:
+    target = s3_target(s3_endpoint, lock_timeout=0.3)
+    plant(target, body)
+    with target.lock(MODEL):  # broken at once, not waited on, and no KeyError
+        held = lease_of(target)
+        assert held is not None and json.loads(held)["token"] != "theirs"
+    assert lease_of(target) is None
+
+
+def test_s3_release_leaves_a_lease_taken_over_meanwhile(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our lease was broken as stale and another deploy took it just before we delete
+    it: the delete is conditional on our ETag, so theirs stays."""
+    target = s3_target(s3_endpoint)
+    theirs = lease_body(time.time())
+    delete = target.s3.delete
+
+    def taken_over_first(key: str, action: str, **conditions: str) -> None:
+        plant(target, theirs)  # another deploy, between our decision and our request
+        delete(key, action, **conditions)
+
+    with target.lock(MODEL):
+        monkeypatch.setattr(target.s3, "delete", taken_over_first)
+    assert lease_of(target) == theirs
+
+
+def test_s3_release_leaves_another_holders_lease(s3_endpoint: str) -> None:
+    target = s3_target(s3_endpoint)
+    with target.lock(MODEL):
+        theirs = plant(target, lease_body(time.time()))  # ours was broken and taken
+    assert lease_of(target) == theirs
 
 
 def test_s3_without_boto3_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

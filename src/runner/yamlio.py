@@ -30,6 +30,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from runner.errors import ConfigError, Problem
+from runner.fsutil import FileTooLarge, read_bytes_bounded
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -137,7 +138,19 @@ def load_file(path: Path, display: str) -> Document:
                     )
                 ]
             )
-        raw = path.read_bytes()
+        raw = read_bytes_bounded(path, MAX_BYTES)  # a FIFO or device has no size to check
+    except FileTooLarge:
+        raise ConfigError(
+            [
+                Problem(
+                    display,
+                    1,
+                    1,
+                    f"file is too large (over {MAX_BYTES:,} bytes)",
+                    "config files are small; move data into files tracked by DVC",
+                )
+            ]
+        ) from None
     except OSError as exc:
         raise ConfigError(
             [

@@ -122,14 +122,13 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list
                 for record in target.audit(name):
                     events.append(
                         Event(
-                            str(record.get("time", "")),
+                            record.time,
                             "deployed",
                             name,
                             env,
-                            str(record.get("version", "")),
-                            f"{record.get('previous') or '(none)'} -> {record.get('version')} "
-                            f"by {record.get('actor', '?')}"
-                            + (f" ({record['note']})" if record.get("note") else ""),
+                            record.version,
+                            f"{record.previous or '(none)'} -> {record.version} by {record.actor}"
+                            + (f" ({record.note})" if record.note else ""),
                         )
                     )
         except TargetError as exc:

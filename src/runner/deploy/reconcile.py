@@ -16,12 +16,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from runner import git
 from runner.config.load import Workspace
 from runner.deploy.targets import open_target
-from runner.deploy.targets.base import Pointer, Target
+from runner.deploy.targets.base import AuditRecord, Pointer, Target
 from runner.registry import artifact, versions
 
 # Fault injection for the crash tests: exit hard just before the named step.
@@ -62,7 +61,9 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
         raise CheckFailed(
             f"{version.tag} has no artifact record", "register the version with `mlops register`"
         )
-    new = Pointer(model, version.version, artifact.digest(files), version.commit)
+    new = Pointer(
+        model=model, version=version.version, digest=artifact.digest(files), commit=version.commit
+    )
     target = target_for(ws, env)
     actor = git.actor(ws.root)
     with target.lock(model):
@@ -88,27 +89,25 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
 
 def _record(
     env: str, new: Pointer, previous: Pointer | None, actor: str, note: str = ""
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "time": _now(),
-        "env": env,
-        "model": new.model,
-        "version": new.version,
-        "commit": new.commit,
-        "digest": new.digest,
-        "previous": previous.version if previous else None,
-        "actor": actor,
-    }
-    if note:
-        record["note"] = note
-    return record
+) -> AuditRecord:
+    return AuditRecord(
+        time=_now(),
+        env=env,
+        model=new.model,
+        version=new.version,
+        commit=new.commit,
+        digest=new.digest,
+        previous=previous.version if previous else None,
+        actor=actor,
+        note=note,
+    )
 
 
 def _repair_audit(target: Target, env: str, serving: Pointer, actor: str) -> bool:
     """After a crash between switching and auditing, record the switch that happened."""
     records = target.audit(serving.model)
     last = records[-1] if records else None
-    if last and last.get("version") == serving.version and last.get("digest") == serving.digest:
+    if last and last.version == serving.version and last.digest == serving.digest:
         return False
     target.append_audit(
         serving.model,

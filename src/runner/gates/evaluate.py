@@ -21,6 +21,7 @@ from runner.config.dotted import flatten
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
 from runner.errors import ConfigError
+from runner.fsutil import FileTooLarge, read_text_bounded
 from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
 from runner.layout import ROOT_DVC_YAML
@@ -28,6 +29,8 @@ from runner.pipeline import summary as last_run
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import stages_of
 from runner.yamlio import parse
+
+METRICS_LIMIT = 16 << 20  # bytes; a metrics file is a few hundred
 
 
 @dataclass
@@ -72,9 +75,11 @@ def read_metrics(root: Path, files: list[str]) -> tuple[dict[str, Any] | None, s
     merged: dict[str, Any] = {}
     for path in files:
         try:
-            values = json.loads((root / path).read_text("utf-8"))
+            values = json.loads(read_text_bounded(root / path, METRICS_LIMIT))
         except FileNotFoundError:
             return None, f"{path} does not exist (run `mlops run`)"
+        except FileTooLarge:
+            return None, f"{path} is larger than {METRICS_LIMIT:,} bytes"
         except ValueError:
             return None, f"{path} is not valid JSON"
         if isinstance(values, dict):

@@ -1,8 +1,9 @@
 """Atomic, deterministic writing of step outputs and checked reading of inputs.
 
 Every output goes to a temporary sibling first and is moved into place with
-`os.replace`, so an interrupted step never leaves a half-written file that DVC
-could mistake for a finished output.
+`os.replace` (`runner.fsutil`), so an interrupted step never leaves a
+half-written file that DVC could mistake for a finished output. Files and
+folders get the modes the umask allows, as any other tool's outputs.
 """
 
 from __future__ import annotations
@@ -16,30 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.fsutil import make_temp_dir, write_atomic
 from runner.ml.errors import StepError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FILE_MODE = 0o644
-DIR_MODE = 0o755
-
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically, creating parent directories."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; outputs are meant to be shared and cached.
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def dumps_json(value: Any) -> str:
@@ -59,11 +46,9 @@ def replace_dir(path: Path) -> Iterator[Path]:
     A directory output is filled completely before it becomes visible, and
     files left from an earlier run never survive into the new one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = make_temp_dir(path.parent, f".{path.name}.")
     try:
         yield tmp
-        os.chmod(tmp, DIR_MODE)
         old: Path | None = None
         if path.is_dir() and not path.is_symlink():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))

@@ -9,13 +9,13 @@ and seed then give byte-identical files, and DVC sees no spurious change.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from runner.fsutil import sha256_bytes
 from runner.ml.errors import StepError, first_line
 from runner.ml.files import dumps_json, require_dir, write_bytes
 
@@ -89,7 +89,7 @@ def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
 
 def digest_line(data: bytes) -> str:
     """The `sha256sum` line for the model file."""
-    return f"{hashlib.sha256(data).hexdigest()}  {MODEL_FILE}\n"
+    return f"{sha256_bytes(data)}  {MODEL_FILE}\n"
 
 
 def write_model_files(
@@ -115,7 +115,7 @@ def read_verified(model_dir: Path) -> bytes:
             )
     data = model_path.read_bytes()
     recorded = digest_path.read_text(encoding="ascii", errors="replace").split()
-    if not recorded or recorded[0].lower() != hashlib.sha256(data).hexdigest():
+    if not recorded or recorded[0].lower() != sha256_bytes(data):
         raise StepError(
             f"{model_path} does not match its checksum in {DIGEST_FILE}",
             hint="the model file was changed after training; re-run the train stage (dvc repro)",

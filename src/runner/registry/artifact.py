@@ -7,39 +7,15 @@ local copy can stand in). Nothing here loads or unpickles a model.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from runner.errors import CheckFailed
+from runner.fsutil import manifest
+from runner.fsutil import manifest_digest as digest
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def manifest(folder: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file below `folder` (or of `folder` itself)."""
-    if folder.is_file():
-        return {folder.name: sha256_file(folder)}
-    return {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def digest(files: Mapping[str, str]) -> str:
-    """One sha256 over a manifest: the artifact's identity."""
-    h = hashlib.sha256()
-    for rel in sorted(files):
-        h.update(f"{rel}\0{files[rel]}\n".encode())
-    return h.hexdigest()
+__all__ = ["digest", "fetch", "manifest", "verify"]
 
 
 def verify(folder: Path, files: Mapping[str, str], what: str) -> None:

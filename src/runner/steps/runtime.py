@@ -7,7 +7,6 @@ so `dvc exp run -S iris.train.max_depth=2` takes effect without recompiling.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from runner import yamlio
 from runner.config.steps import STEPS
 from runner.errors import CheckFailed, UsageError
-from runner.fsutil import write_atomic
+from runner.fsutil import sha256_path, write_atomic
 from runner.layout import PARAMS_FILE, ROOT_DVC_YAML, steps_file
 from runner.project import interp
 
@@ -70,20 +69,6 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         raise CheckFailed(f"stage {pipeline}:{stage}: {exc.message}", exc.hint) from None
 
 
-def digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's sorted (relative path, file digest) list."""
-    if path.is_file():
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-    h = hashlib.sha256()
-    for item in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(f"{item.relative_to(path).as_posix()}\0{digest(item)}\n".encode())
-    return h.hexdigest()
-
-
 def write_manifest(root: Path, pipeline: str) -> None:
     """Record the sha256 of a pipeline's final outputs (the root stage's job).
 
@@ -100,5 +85,5 @@ def write_manifest(root: Path, pipeline: str) -> None:
         raise CheckFailed(
             f"pipeline {pipeline}: output {missing[0]} is missing", "run `mlops run` again"
         )
-    body = {"pipeline": pipeline, "outputs": {d: digest(root / d) for d in sorted(deps)}}
+    body = {"pipeline": pipeline, "outputs": {d: sha256_path(root / d) for d in sorted(deps)}}
     write_atomic(root / out, json.dumps(body, indent=2, sort_keys=True) + "\n")

@@ -9,14 +9,14 @@ place; the next deploy converges. Targets move bytes; they never load a model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Final, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner.errors import CheckFailed
 
@@ -29,31 +29,87 @@ class PointerConflict(TargetError):
     """The pointer changed between reading and switching it (another deploy won)."""
 
 
-@dataclass(frozen=True)
-class Pointer:
-    """What a target serves: a model version and the sha256 of its files' manifest."""
+SCHEMA: Final = 1  # of the pointer and the audit record; a record without one is schema 1
+
+_RECORD = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+
+class Pointer(BaseModel):
+    """What a target serves (`current.json`): a model version and its manifest digest."""
+
+    model_config = _RECORD
 
     model: str
     version: str
     digest: str  # sha256 over the sorted (relative path, file sha256) list
     commit: str = ""
+    schema_: Literal[1] = Field(default=SCHEMA, alias="schema")
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "model": self.model,
-            "version": self.version,
-            "digest": self.digest,
-            "commit": self.commit,
-        }
+    def to_bytes(self) -> bytes:
+        """The pointer as a target stores it: indented JSON, sorted keys, final newline."""
+        return (
+            json.dumps(self.model_dump(by_alias=True), indent=2, sort_keys=True) + "\n"
+        ).encode()
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Pointer:
-        return cls(
-            str(data["model"]),
-            str(data["version"]),
-            str(data["digest"]),
-            str(data.get("commit", "")),
-        )
+    def parse(cls, raw: bytes | str, where: str) -> Pointer:
+        """The pointer stored at `where`; TargetError saying how to restore a bad one."""
+        try:
+            return _parse(cls, raw)
+        except ValueError as exc:
+            raise TargetError(
+                f"{where}: not a valid pointer ({_first(exc)})",
+                "restore it from the audit trail (`mlops history`), then run `mlops deploy`",
+            ) from exc
+
+
+class AuditRecord(BaseModel):
+    """One deploy as a target's audit trail records it."""
+
+    model_config = _RECORD
+
+    time: str  # ISO 8601, UTC
+    env: str
+    model: str
+    version: str
+    commit: str
+    digest: str
+    previous: str | None  # the version served before, None for the first deploy
+    actor: str
+    note: str = ""  # why a record was written out of turn (omitted when empty)
+    schema_: Literal[1] = Field(default=SCHEMA, alias="schema")
+
+    def to_line(self) -> bytes:
+        """One line of JSON (sorted keys, UTF-8, final newline), without an empty note."""
+        data = self.model_dump(by_alias=True, exclude={"note"} if not self.note else set())
+        return (json.dumps(data, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    @classmethod
+    def parse(cls, raw: bytes | str, where: str) -> AuditRecord:
+        """The record stored at `where`; TargetError naming where a bad one is."""
+        try:
+            return _parse(cls, raw)
+        except ValueError as exc:
+            raise TargetError(f"{where}: not a valid audit record ({_first(exc)})") from exc
+
+
+_Record = TypeVar("_Record", Pointer, AuditRecord)
+
+
+def _parse(cls: type[_Record], raw: bytes | str) -> _Record:
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return cls.model_validate(data)
+
+
+def _first(exc: ValueError) -> str:
+    """The first problem pydantic or json found, on one line."""
+    if isinstance(exc, ValidationError):
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"])
+        return f"{where}: {error['msg']}" if where else str(error["msg"])
+    return str(exc).splitlines()[0]
 
 
 class Target(Protocol):
@@ -81,11 +137,11 @@ class Target(Protocol):
         raise PointerConflict when another deploy changed it first."""
         ...
 
-    def append_audit(self, model: str, record: Mapping[str, Any]) -> None:
+    def append_audit(self, model: str, record: AuditRecord) -> None:
         """Add one record to the model's audit log (never rewrites earlier records)."""
         ...
 
-    def audit(self, model: str) -> list[dict[str, Any]]:
+    def audit(self, model: str) -> list[AuditRecord]:
         """Every audit record of `model`, oldest first."""
         ...
 
@@ -133,28 +189,9 @@ def check_relpath(rel: str) -> str:
     return rel
 
 
-def sha256_stream(fh: IO[bytes]) -> str:
-    """The hex sha256 of everything left in `fh`, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    for block in iter(lambda: fh.read(1 << 20), b""):
-        h.update(block)
-    return h.hexdigest()
-
-
 def source_file(source: Path, rel: str) -> Path:
     """Where manifest entry `rel` lies: below the folder `source`, or `source` itself
     when it is a one-file artifact (whose manifest is `{source.name: sha256}`)."""
     if source.is_file() and rel == source.name:
         return source
     return source / check_relpath(rel)
-
-
-def parse_record(raw: bytes | str, where: str) -> dict[str, Any]:
-    """One audit record, or TargetError naming where the bad record is."""
-    try:
-        record = json.loads(raw)
-    except ValueError as exc:
-        raise TargetError(f"{where}: not a JSON record ({exc})") from exc
-    if not isinstance(record, dict):
-        raise TargetError(f"{where}: not a JSON object")
-    return record

@@ -2,51 +2,48 @@
 
 Per model: `<model>/versions/<version>/<files>` (complete versions only),
 `<model>/current.json` (the pointer, replaced atomically), `<model>/audit.jsonl`
-(one JSON object per line, fsynced), `<model>/.lock` (flock held for a whole
-deploy) and `<model>/.state.lock` (flock held for one switch or append: flock
-locks belong to open files, so a deploy holding `.lock` must use another).
+(one JSON object per line, fsynced), `<model>/.lock` (a `filelock` held for a
+whole deploy; `.lock.holder` says by whom) and `<model>/.state.lock` (held for
+one switch or append: flock locks belong to open files, so a deploy holding
+`.lock` must use another). Files and folders get the umask's modes, so a model
+server running as another user can read them.
 A version is copied into a hidden `.tmp` folder beside its final name, checked,
 then renamed into place: a crash leaves a leftover that blocks nothing.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+import filelock
 
 from runner.config.targets import TargetConfig
 from runner.deploy.targets.base import (
     LOCK_TIMEOUT,
+    AuditRecord,
     Pointer,
     PointerConflict,
     TargetError,
     check_name,
     check_relpath,
-    parse_record,
-    sha256_stream,
     source_file,
 )
+from runner.fsutil import (
+    fsync_dir,
+    make_temp_dir,
+    read_bytes_bounded,
+    sha256_file,
+    write_atomic,
+)
 
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return sha256_stream(fh)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+POINTER_LIMIT = 1 << 20  # bytes; a pointer is a few hundred
 
 
 def _copy(src: Path, dst: Path) -> str:
@@ -55,43 +52,34 @@ def _copy(src: Path, dst: Path) -> str:
         shutil.copyfileobj(fin, fout, 1 << 20)
         fout.flush()
         os.fsync(fout.fileno())
-    return _sha256(dst)
+    return sha256_file(dst)
 
 
 @contextmanager
-def _flock(path: Path, timeout: float, busy: str) -> Iterator[int]:
-    """Hold an exclusive flock on `path`, polling until `timeout`; TargetError after."""
-    import fcntl  # POSIX only; imported here so the package still imports elsewhere
-
+def _locked(path: Path, timeout: float, busy: str) -> Iterator[None]:
+    """Hold the file lock `path` (waiting up to `timeout` s); TargetError after, naming
+    the holder that `<path>.holder` records."""
+    holder = path.with_name(path.name + ".holder")
+    lock = filelock.FileLock(path, timeout=timeout)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock.acquire()
+    except filelock.Timeout:
+        try:
+            who = read_bytes_bounded(holder, 4096).decode("utf-8", "replace").strip()
+        except OSError:
+            who = ""
+        raise TargetError(
+            f"{busy} (waited {timeout:g} s; holder: {who or 'unknown'})",
+            "wait for the other `mlops deploy` to finish, then run it again",
+        ) from None
     except OSError as exc:
         hint = "check that the target folder exists and is writable"
         raise TargetError(f"cannot open {path}: {exc.strerror or exc}", hint) from exc
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
-                    raise TargetError(
-                        f"{busy} (waited {timeout:g} s; holder: {holder or 'unknown'})",
-                        "wait for the other `mlops deploy` to finish, then run it again",
-                    ) from None
-                time.sleep(min(delay, left))
-                delay = min(delay * 2, 0.5)
-        try:
-            yield fd
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 class DirectoryTarget:
@@ -135,16 +123,16 @@ class DirectoryTarget:
                 "check that the target folder exists, is writable and has free space",
             ) from exc
 
-    def _state_lock(self, model: str) -> AbstractContextManager[int]:
+    def _state_lock(self, model: str) -> AbstractContextManager[None]:
         busy = f"{self.label}: the pointer of {model} stays locked"
-        return _flock(self._model_dir(model) / ".state.lock", self.lock_timeout, busy)
+        return _locked(self._model_dir(model) / ".state.lock", self.lock_timeout, busy)
 
     def has_version(self, model: str, version: str, files: Mapping[str, str]) -> bool:
         folder = self._version_dir(model, version)
         with self._io(f"read version {version} of {model}"):
             for rel, sha in files.items():
                 path = folder / check_relpath(rel)
-                if not path.is_file() or _sha256(path) != sha:
+                if not path.is_file() or sha256_file(path) != sha:
                     return False
         return folder.is_dir()
 
@@ -162,8 +150,9 @@ class DirectoryTarget:
                 "by hand if it is known to be bad)",
             )
         with self._io(f"upload version {version} of {model}"):
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=final.parent))
+            # Folders and files get the umask's modes, so a server running as another
+            # user can read them.
+            tmp = make_temp_dir(final.parent, f".{version}.")
             try:
                 self._fill(tmp, source, files)
                 try:
@@ -173,7 +162,7 @@ class DirectoryTarget:
                     if not self.has_version(model, version, files):
                         raise
                     return
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
 
@@ -191,7 +180,7 @@ class DirectoryTarget:
                     "the source bytes differ from the manifest; nothing was uploaded",
                 )
         for folder in sorted({p.parent for p in tmp.rglob("*")}, reverse=True):
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def read_file(self, model: str, version: str, relpath: str) -> bytes:
         path = self._version_dir(model, version) / check_relpath(relpath)
@@ -202,16 +191,10 @@ class DirectoryTarget:
         path = self._model_dir(model) / "current.json"
         with self._io(f"read the pointer of {model}"):
             try:
-                text = path.read_text(encoding="utf-8")
+                raw = read_bytes_bounded(path, POINTER_LIMIT)
             except FileNotFoundError:
                 return None
-        try:
-            return Pointer.from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TargetError(
-                f"{path}: not a valid pointer ({exc})",
-                "restore it from the audit trail (`mlops history`), then run `mlops deploy`",
-            ) from exc
+        return Pointer.parse(raw, str(path))
 
     def switch(self, model: str, expected: Pointer | None, new: Pointer) -> None:
         if new.model != model:
@@ -221,8 +204,6 @@ class DirectoryTarget:
                 f"{self.label}: version {new.version} of {model} is not stored",
                 "upload the version before switching to it",
             )
-        folder = self._model_dir(model)
-        data = (json.dumps(new.to_json(), indent=2, sort_keys=True) + "\n").encode()
         with self._io(f"switch the pointer of {model}"), self._state_lock(model):
             now = self.current(model)
             if now != expected:
@@ -232,20 +213,10 @@ class DirectoryTarget:
                     f"{expected.version if expected else 'nothing'}",
                     "another deploy changed it first; run `mlops deploy` again to converge",
                 )
-            fd, tmp = tempfile.mkstemp(prefix=".current.", suffix=".tmp", dir=folder)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, folder / "current.json")
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _fsync_dir(folder)
+            write_atomic(self._model_dir(model) / "current.json", new.to_bytes(), keep_mode=False)
 
-    def append_audit(self, model: str, record: Mapping[str, Any]) -> None:
-        line = (json.dumps(dict(record), sort_keys=True, ensure_ascii=False) + "\n").encode()
+    def append_audit(self, model: str, record: AuditRecord) -> None:
+        line = record.to_line()
         path = self._model_dir(model) / "audit.jsonl"
         with self._io(f"append to {path.name}"), self._state_lock(model):
             with path.open("a+b") as fh:
@@ -253,34 +224,36 @@ class DirectoryTarget:
                 fh.write(line)
                 fh.flush()
                 os.fsync(fh.fileno())
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
-    def audit(self, model: str) -> list[dict[str, Any]]:
+    def audit(self, model: str) -> list[AuditRecord]:
         path = self._model_dir(model) / "audit.jsonl"
         with self._io(f"read {path.name}"):
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
                 return []
-        records: list[dict[str, Any]] = []
         # The last piece is empty, or a line cut short by a crash: not a record.
-        for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
-            records.append(parse_record(raw, f"{path}:{number}"))
-        return records
+        return [
+            AuditRecord.parse(raw, f"{path}:{number}")
+            for number, raw in enumerate(data.split(b"\n")[:-1], start=1)
+        ]
 
     @contextmanager
     def lock(self, model: str) -> Iterator[None]:
         busy = f"{self.label}: another deploy of {model} holds its lock"
-        with _flock(self._model_dir(model) / ".lock", self.lock_timeout, busy) as fd:
+        path = self._model_dir(model) / ".lock"
+        with _locked(path, self.lock_timeout, busy):
             # Who holds it, for the message another deploy shows when it gives up.
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            holder = f"pid {os.getpid()} on {socket.gethostname()} since {since}"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, holder.encode(), 0)
+            holder = path.with_name(".lock.holder")
+            with self._io(f"record who holds the lock of {model}"):
+                write_atomic(holder, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n")
             try:
                 yield
             finally:
-                os.ftruncate(fd, 0)
+                with suppress(OSError):
+                    holder.unlink()
 
 
 def _drop_torn_tail(fh: IO[bytes]) -> None:

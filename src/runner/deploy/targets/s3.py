@@ -12,7 +12,6 @@ on first use so that opening the package stays cheap.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import socket
 import threading
@@ -20,21 +19,20 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 from runner.config.targets import TargetConfig
 from runner.deploy.targets.base import (
     LOCK_TIMEOUT,
+    AuditRecord,
     Pointer,
     PointerConflict,
     TargetError,
     check_name,
     check_relpath,
-    parse_record,
-    sha256_stream,
     source_file,
 )
-from runner.deploy.targets.s3client import Client, Conflict, Lease, Missing
+from runner.deploy.targets.s3client import LEASE_TTL, Client, Conflict, Lease, Missing
+from runner.fsutil import sha256_file
 
 
 class S3Target:
@@ -48,10 +46,12 @@ class S3Target:
         endpoint_url: str | None = None,
         region: str | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
+        lease_ttl: float = LEASE_TTL,
     ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.lock_timeout = lock_timeout
+        self.lease_ttl = lease_ttl
         self.s3 = Client(bucket, self.describe(), endpoint_url=endpoint_url, region=region)
         self._clock = threading.Lock()
         self._last_stamp = ""
@@ -141,13 +141,7 @@ class S3Target:
             body, etag = self.s3.get(key, "read the pointer")
         except Missing:
             return None, None
-        try:
-            return Pointer.from_json(json.loads(body)), etag
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TargetError(
-                f"s3://{self.bucket}/{key}: not a valid pointer ({exc})",
-                "restore it from the audit trail (`mlops history`), then run `mlops deploy`",
-            ) from exc
+        return Pointer.parse(body, f"s3://{self.bucket}/{key}"), etag
 
     def current(self, model: str) -> Pointer | None:
         return self._pointer(model)[0]
@@ -169,9 +163,8 @@ class S3Target:
         now, etag = self._pointer(model)
         if now == expected:
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-            body = (json.dumps(new.to_json(), indent=2, sort_keys=True) + "\n").encode()
             try:
-                self.s3.put(self._key(model, "current.json"), body, "switch", **condition)
+                self.s3.put(self._key(model, "current.json"), new.to_bytes(), "switch", **condition)
                 return
             except (Conflict, Missing):
                 now = self.current(model)
@@ -194,19 +187,19 @@ class S3Target:
             self._last_stamp = stamp
             return stamp
 
-    def append_audit(self, model: str, record: Mapping[str, Any]) -> None:
-        body = (json.dumps(dict(record), sort_keys=True, ensure_ascii=False) + "\n").encode()
+    def append_audit(self, model: str, record: AuditRecord) -> None:
+        body = record.to_line()
         key = self._key(model, "audit", f"{self._stamp()}-{uuid.uuid4().hex}.json")
         self.s3.put(key, body, "append an audit record", IfNoneMatch="*")
 
-    def audit(self, model: str) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
+    def audit(self, model: str) -> list[AuditRecord]:
+        records: list[AuditRecord] = []
         for key in self.s3.keys(self._key(model, "audit") + "/", "list the audit trail"):
             try:
                 raw = self.s3.get(key, "read the audit trail")[0]
             except Missing:
                 continue  # deleted by hand since the listing
-            records.append(parse_record(raw, f"s3://{self.bucket}/{key}"))
+            records.append(AuditRecord.parse(raw, f"s3://{self.bucket}/{key}"))
         return records
 
     # ----------------------------------------------------------------- lock
@@ -214,7 +207,7 @@ class S3Target:
     @contextmanager
     def lock(self, model: str) -> Iterator[None]:
         owner = f"pid {os.getpid()} on {socket.gethostname()}"
-        lease = Lease(self.s3, self._key(model, "lock"), owner, self.lock_timeout)
+        lease = Lease(self.s3, self._key(model, "lock"), owner, self.lock_timeout, self.lease_ttl)
         lease.acquire()
         try:
             yield
@@ -229,8 +222,7 @@ def _check_source(source: Path, files: Mapping[str, str]) -> None:
     for rel in sorted(files):
         path = source_file(source, rel)
         try:
-            with path.open("rb") as fh:
-                got = sha256_stream(fh)
+            got = sha256_file(path)
         except OSError as exc:
             raise TargetError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if got != files[rel]:

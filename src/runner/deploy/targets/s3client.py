@@ -9,16 +9,20 @@ write lost). boto3 is imported on first use.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import importlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import IO, Any
 
-from runner.deploy.targets.base import TargetError, sha256_stream
+from runner.deploy.targets.base import TargetError
+from runner.fsutil import sha256_stream
 
 LEASE_TTL = 15 * 60.0  # seconds after which a lease left by a crashed deploy may be broken
 
@@ -139,6 +143,21 @@ class Client:
             response = self._raw().get_object(Bucket=self.bucket, Key=key)
             return response["Body"].read(), str(response["ETag"])
 
+    def get_aged(self, key: str, action: str) -> tuple[bytes, str, float]:
+        """The bytes and ETag of `key`, and its age in seconds by the server's clock
+        (the response's Date against the object's LastModified); Missing when absent."""
+        with self.errors(action):
+            response = self._raw().get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"].read()
+        date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
+        now = (
+            email.utils.parsedate_to_datetime(date)
+            if date
+            else datetime.datetime.now(datetime.timezone.utc)  # no Date header: ours
+        )
+        age = (now - response["LastModified"]).total_seconds()
+        return body, str(response["ETag"]), age
+
     def sha256(self, key: str, action: str) -> str | None:
         """The sha256 of the bytes stored at `key` (streamed), or None when missing."""
         try:
@@ -153,17 +172,20 @@ class Client:
 
     def put(
         self, key: str, body: bytes | IO[bytes], action: str, sha256: str = "", **conditions: str
-    ) -> None:
-        """Write `key`, with `IfMatch` / `IfNoneMatch` conditions; Conflict when one fails."""
+    ) -> str:
+        """Write `key`, with `IfMatch` / `IfNoneMatch` conditions; Conflict when one fails.
+        Returns the ETag of what was written."""
         metadata = {"sha256": sha256} if sha256 else {}
         with self.errors(action):
-            self._raw().put_object(
+            response = self._raw().put_object(
                 Bucket=self.bucket, Key=key, Body=body, Metadata=metadata, **conditions
             )
+        return str(response["ETag"])
 
-    def delete(self, key: str, action: str) -> None:
+    def delete(self, key: str, action: str, **conditions: str) -> None:
+        """Delete `key`, with an `IfMatch` condition; Conflict when it fails."""
         with self.errors(action):
-            self._raw().delete_object(Bucket=self.bucket, Key=key)
+            self._raw().delete_object(Bucket=self.bucket, Key=key, **conditions)
 
     def keys(self, prefix: str, action: str) -> list[str]:
         """Every key below `prefix`, in order."""
@@ -184,21 +206,49 @@ class Client:
         return bool(page.get("KeyCount") or page.get("Contents"))
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease, as its body says (for messages only, never for staleness)."""
+
+    owner: str
+    since: str
+    token: str
+
+    @classmethod
+    def parse(cls, body: bytes) -> Holder | None:
+        """The holder, or None when the body is not a lease this tool wrote."""
+        try:
+            info = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(info, dict):
+            return None
+        owner, since, token = (info.get(name) for name in ("owner", "since", "token"))
+        if not (isinstance(owner, str) and isinstance(since, str) and isinstance(token, str)):
+            return None
+        return cls(owner, since, token)
+
+
 class Lease:
     """A lock held as an S3 object: created only if absent, deleted on release.
 
-    A deploy that crashed leaves its lease behind; one older than `ttl` (by the
-    timestamp in its body) is taken over with a conditional write on its ETag,
-    so only one waiter can break it.
+    A deploy that crashed leaves its lease behind. One older than `ttl` by the
+    server's clock (the object's LastModified against the Date of the response
+    that read it; the writer's clock is never compared with the reader's), or
+    one whose body is not a readable lease (it counts as infinitely old), is
+    taken over with a conditional write on its ETag, so only one waiter can
+    break it. Release deletes the lease only if it still has our ETag.
     """
 
     def __init__(self, s3: Client, key: str, owner: str, timeout: float, ttl: float = LEASE_TTL):
         self.s3, self.key, self.owner, self.timeout, self.ttl = s3, key, owner, timeout, ttl
         self.token = uuid.uuid4().hex
+        self.etag: str | None = None  # of our lease while we hold it
 
     def _body(self) -> bytes:
         now = time.time()
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        # `epoch` only for older versions of this tool, which judged staleness by it.
         info = {"owner": self.owner, "token": self.token, "since": since, "epoch": now}
         return json.dumps(info, sort_keys=True).encode()
 
@@ -208,18 +258,22 @@ class Lease:
         delay = 0.05
         while True:
             try:
-                self.s3.put(self.key, self._body(), "take the deploy lock", IfNoneMatch="*")
+                self.etag = self.s3.put(
+                    self.key, self._body(), "take the deploy lock", IfNoneMatch="*"
+                )
                 return
             except Conflict:
                 pass
             try:
-                held, etag = self.s3.get(self.key, "read the deploy lock")
+                held, etag, age = self.s3.get_aged(self.key, "read the deploy lock")
             except Missing:
                 continue  # released in between: try again at once
-            info = _parse(held)
-            if time.time() - info["epoch"] > self.ttl:
+            holder = Holder.parse(held)
+            if holder is None or age > self.ttl:
                 try:
-                    self.s3.put(self.key, self._body(), "break a stale lock", IfMatch=etag)
+                    self.etag = self.s3.put(
+                        self.key, self._body(), "break a stale lock", IfMatch=etag
+                    )
                     return
                 except (Conflict, Missing):
                     continue  # another waiter broke it first
@@ -227,7 +281,7 @@ class Lease:
             if left <= 0:
                 raise TargetError(
                     f"{self.s3.where}: another deploy holds the lock "
-                    f"(held by {info.get('owner', 'unknown')} since {info.get('since', '?')}; "
+                    f"(held by {holder.owner} since {holder.since}; "
                     f"waited {self.timeout:g} s)",
                     f"wait for it to finish; a crashed deploy's lock is broken after "
                     f"{self.ttl / 60:g} minutes, or delete s3://{self.s3.bucket}/{self.key}",
@@ -236,23 +290,17 @@ class Lease:
             delay = min(delay * 2, 1.0)
 
     def release(self) -> None:
-        """Delete the lease if it is still ours (it may have been broken as stale)."""
+        """Delete the lease if it is still ours: a conditional delete on our ETag, so a
+        lease another deploy took over (ours was broken as stale) stays. The ETag is
+        also compared first, for servers that ignore If-Match on DELETE."""
+        if self.etag is None:
+            return
+        etag, self.etag = self.etag, None
         try:
-            held, _ = self.s3.get(self.key, "read the deploy lock")
+            _, now = self.s3.get(self.key, "read the deploy lock")
         except Missing:
             return
-        if _parse(held).get("token") == self.token:
-            self.s3.delete(self.key, "release the deploy lock")
-
-
-def _parse(body: bytes) -> dict[str, Any]:
-    """A lease's fields; one without a readable timestamp counts as infinitely old."""
-    try:
-        info = json.loads(body)
-    except ValueError:
-        return {}
-    if not isinstance(info, dict):
-        return {}
-    if not isinstance(info.get("epoch"), (int, float)):
-        info["epoch"] = 0.0
-    return info
+        if now != etag:
+            return  # broken as stale and taken by another deploy
+        with suppress(Conflict, Missing):  # taken over, or gone, since the read
+            self.s3.delete(self.key, "release the deploy lock", IfMatch=etag)
