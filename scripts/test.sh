@@ -13,4 +13,6 @@ PY=${PYTHON:-python3}
 .venv/bin/lint-imports
 .venv/bin/mlops validate
 .venv/bin/mlops compile --check
-.venv/bin/python -m pytest "$@"
+# One worker per core; a test module stays on one worker, so its module-scoped states are
+# built once, and the workers share the one trained template (tests/conftest.py).
+.venv/bin/python -m pytest -n auto --dist loadfile "$@"
