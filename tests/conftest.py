@@ -117,23 +117,6 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-class Sh:
-    def __init__(self, home: Path) -> None:
-        self.env = _env(home)
-
-    def __call__(
-        self, *cmd: str, cwd: Path, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            list(cmd), cwd=cwd, env=self.env, capture_output=True, text=True, check=False
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-
 def git_commit(sh: Sh, root: Path, message: str) -> None:
     """Commit everything in the work tree."""
     sh("git", "add", "-A", cwd=root)
@@ -212,3 +195,20 @@ def copy_template(template: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template, dst, symlinks=True)
     return dst
+
+
+class Sh:
+    def __init__(self, home: Path) -> None:
+        self.env = _env(home)
+
+    def __call__(
+        self, *cmd: str, cwd: Path, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc

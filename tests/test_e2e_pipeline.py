@@ -201,22 +201,14 @@ def _failing_project(root: Path, sh: Sh, pipeline: str) -> None:
     (root / "deployments.yaml").unlink()
 
 
-def test_run_failing_stage_gives_cause_and_hint(tmp_path: Path, sh: Sh) -> None:
-    root = tmp_path / "failing"
-    _failing_project(
-        root,
-        sh,
-        "stages:\n"
-        "  ingest: {step: ingest, with: {source: 'sklearn:iris'}}\n"
-        "  split: {step: split, with: {target: species}}\n"
-        "  train:\n"
-        "    step: train\n"
-        "    with: {estimator: sklearn.tree.DecisionTreeClassifier, params: {max_dept: 2}}\n",
-    )
-    result = sh("mlops", "run", cwd=root, check=False)
+def test_run_failing_stage_gives_cause_and_hint(project: Path, sh: Sh) -> None:
+    # A typo in the estimator's parameters: ingest and split are up to date, train fails.
+    source = project / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("max_depth: 5}", "max_dept: 5}"))
+    result = sh("mlops", "run", cwd=project, check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-2:]
-    assert last[0].startswith("error: stage extra:train failed: stage extra:train: ")
+    assert last[0].startswith("error: stage iris:train failed: stage iris:train: ")
     assert "max_dept" in last[0]
     assert last[1].startswith("  hint: ")
     assert "Traceback" not in result.stderr
