@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet -e .
+# Exact versions from the lock file (the ones CI tested), so pip never backtracks.
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e .
 export PATH="$PWD/.venv/bin:$PATH"
 demo=$(mktemp -d)/demo
 # The demo commits; give git an identity if this machine has none.

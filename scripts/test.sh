@@ -4,11 +4,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt --upgrade pip
+# Exact versions from the lock file: the ones CI tested, and nothing for pip to backtrack over.
+.venv/bin/python -m pip install --quiet -c requirements/lock.txt -e '.[test]'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 .venv/bin/mlops validate
 .venv/bin/mlops compile --check
-.venv/bin/python -m pytest "$@"
+# One worker per core; a test module stays on one worker, so its module-scoped states are
+# built once, and the workers share the one trained template (tests/conftest.py).
+.venv/bin/python -m pytest -n auto --dist loadfile "$@"

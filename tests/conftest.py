@@ -1,14 +1,19 @@
-"""Shared fixtures: an isolated HOME and git identity, and example projects on disk."""
+"""Shared fixtures: an isolated HOME and git identity, example projects on disk, and one
+trained project per session that the end-to-end tests copy instead of training again."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from runner.commands.init import example_files
 
@@ -110,6 +115,86 @@ def _env(home: Path) -> dict[str, str]:
         env[f"GIT_{var}_NAME"] = "Test User"
         env[f"GIT_{var}_EMAIL"] = "test@example.com"
     return env
+
+
+def git_commit(sh: Sh, root: Path, message: str) -> None:
+    """Commit everything in the work tree."""
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "--quiet", "-m", message, cwd=root)
+
+
+def copy_repos(src: Path, dst: Path) -> Path:
+    """Copy a folder of git repositories (work trees with .git and .dvc/cache, bare origins).
+
+    Remotes that point inside `src` (a bare origin next to the work tree) are pointed at their
+    copies, so a copy never pushes to the original. Relative DVC remotes (the example's
+    `.mlops/storage`) travel with the work tree unchanged.
+    """
+    shutil.copytree(src, dst, symlinks=True)
+    for git_dir in sorted(dst.glob("*/.git")):
+        work_tree = git_dir.parent
+        for name in _git(work_tree, "remote").split():
+            url = _git(work_tree, "remote", "get-url", name).strip()
+            if Path(url).is_relative_to(src):
+                moved = dst / Path(url).relative_to(src)
+                _git(work_tree, "remote", "set-url", name, str(moved))
+    return dst
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+FIRST_RUN = "first-run.json"
+
+
+def _build_template(base: Path) -> Path:
+    """`mlops init`, commit, `mlops compile`, `mlops run`, commit, `dvc push` (with run-cache)."""
+    home = base / "home"
+    home.mkdir(parents=True)
+    sh = Sh(home)
+    root = base / "demo"
+    sh("mlops", "init", str(root), cwd=base)
+    git_commit(sh, root, "the example project")
+    sh("mlops", "compile", cwd=root)
+    first = sh("mlops", "run", "--format", "json", cwd=root)
+    (base / FIRST_RUN).write_text(first.stdout, encoding="utf-8")
+    git_commit(sh, root, "train the example")
+    sh("dvc", "push", "--run-cache", cwd=root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The init example, compiled, trained once, committed and pushed to its local DVC remote.
+
+    Built once per test session (once per run under pytest-xdist: the workers share it
+    through a file lock). It is read-only: copy it with `copy_repos` or `copy_template`.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, shared by its workers (and no other run)
+    base = base / "trained-template"
+    with FileLock(f"{base}.lock"):
+        if not (base / "done").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            _build_template(base)
+            (base / "done").write_text("", encoding="utf-8")
+    return base / "demo"
+
+
+def template_first_run(template: Path) -> dict[str, Any]:
+    """The `mlops run --format json` summary of the template's first, training run."""
+    return json.loads((template.parent / FIRST_RUN).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def copy_template(template: Path, dst: Path) -> Path:
+    """A private copy of the trained template's work tree (with .git and .dvc/cache)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, dst, symlinks=True)
+    return dst
 
 
 class Sh:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import jsonschema
@@ -38,6 +41,32 @@ def test_every_verb_and_option_has_help() -> None:
             assert action.help, f"{name}: {action.dest} has no help"
     for action in parser._actions:
         assert action.help, action.dest
+
+
+@pytest.mark.parametrize("verb", [v.name for v in VERBS])
+def test_options_match_the_run_signature(verb: str) -> None:
+    """What argparse hands `run(**kwargs)` is exactly its keyword-only parameters."""
+    sub = _subparsers(build_parser())[verb]
+    actions = {
+        a.dest: a for a in sub._actions if a.dest not in (argparse.SUPPRESS, "help", "traceback")
+    }
+    passed = set(actions)
+    if "project" in passed:  # cli opens the workspace once and passes it as `ws`
+        passed = (passed - {"project"}) | {"ws"}
+    run = importlib.import_module(f"runner.commands.{verb}").run
+    params = inspect.signature(run).parameters
+    assert set(params) == passed, f"{verb}: options {sorted(passed)} vs run{sorted(params)}"
+    for name, param in params.items():
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY, f"{verb}: {name} is not keyword-only"
+        assert param.default is inspect.Parameter.empty, f"{verb}: {name} has a default"
+    hints = typing.get_type_hints(run)
+    for dest, action in actions.items():
+        if dest == "project":
+            continue
+        if isinstance(action, argparse._StoreTrueAction):
+            assert hints[dest] is bool, f"{verb}: --{dest} is a flag but run() takes {hints[dest]}"
+        elif not action.required and action.default is None and action.nargs not in ("*", "+"):
+            assert type(None) in typing.get_args(hints[dest]), f"{verb}: {dest} may be None"
 
 
 @pytest.mark.parametrize("verb", [v.name for v in VERBS])

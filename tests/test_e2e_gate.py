@@ -3,6 +3,9 @@
 main trains a weak model, registered as iris-classifier@v0.1.0; a better one
 is merged and registered as v0.2.0 and production moves to it. Then branches
 propose a regression, and a regression that also loosens the rule.
+
+Both states of main are built once per module from the session's trained template
+(whose model is the strong one), and each test works on its own copy.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Sh
+from conftest import Sh, copy_template, git_commit
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +42,6 @@ def _edit(root: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def _commit(sh: Sh, root: Path, message: str) -> None:
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", message, cwd=root)
-
-
 def _register(sh: Sh, root: Path, version: str) -> None:
     # What `mlops register` will do: an annotated GTO-style tag on the commit.
     sh("git", "tag", "-a", f"iris-classifier@{version}", "-m", "registered", cwd=root)
@@ -55,31 +54,56 @@ def _production(root: Path, version: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Path:
-    root = tmp_path_factory.mktemp("gate") / "demo"
-    sh("mlops", "init", str(root), cwd=root.parent)
+def weak_main(trained_template: Path, tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Path:
+    """main with the gate's rules and a weak model, registered as v0.1.0 and in production."""
+    root = copy_template(trained_template, tmp_path_factory.mktemp("gate") / "weak")
     text = (root / "pipelines/iris.yaml").read_text()
     rules_start = text.index("  rules:\n")
     text = text[:rules_start] + RULES + text[text.index("deploy:") :]
     (root / "pipelines/iris.yaml").write_text(text.replace(STRONG, WEAK))
     sh("mlops", "run", cwd=root)
-    _commit(sh, root, "weak model")
+    git_commit(sh, root, "weak model")
     _register(sh, root, "v0.1.0")
     _production(root, "v0.1.0")
-    _commit(sh, root, "production runs v0.1.0")
+    git_commit(sh, root, "production runs v0.1.0")
     return root
 
 
-def _gate(sh: Sh, root: Path, *args: str) -> tuple[int, dict[str, object], str]:
+def _better(sh: Sh, root: Path) -> None:
+    """Branch `better` trains the strong model again."""
+    sh("git", "checkout", "-qb", "better", cwd=root)
+    _edit(root, WEAK, STRONG)
+    sh("mlops", "run", cwd=root)
+
+
+def _merge_better(sh: Sh, root: Path) -> None:
+    """Merge `better`, register v0.2.0 and move production to it."""
+    git_commit(sh, root, "better model")
+    sh("git", "checkout", "-q", "main", cwd=root)
+    sh("git", "merge", "-q", "--ff-only", "better", cwd=root)
+    _register(sh, root, "v0.2.0")
+    _production(root, "v0.2.0")
+    git_commit(sh, root, "production runs v0.2.0")
+
+
+@pytest.fixture(scope="module")
+def strong_main(weak_main: Path, tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Path:
+    """main after the better model was merged and registered as v0.2.0, in production."""
+    root = copy_template(weak_main, tmp_path_factory.mktemp("gate") / "strong")
+    _better(sh, root)
+    _merge_better(sh, root)
+    return root
+
+
+def _gate(sh: Sh, root: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     result = sh("mlops", "gate", "iris", "--base", "main", *args, cwd=root, check=False)
     report = json.loads((root / "gate.json").read_text()) if (root / "gate.json").exists() else {}
     return result.returncode, report, result.stdout + result.stderr
 
 
-def test_improvement_passes_against_production(repo: Path, sh: Sh) -> None:
-    sh("git", "checkout", "-qb", "better", cwd=repo)
-    _edit(repo, WEAK, STRONG)
-    sh("mlops", "run", cwd=repo)
+def test_improvement_passes_against_production(weak_main: Path, sh: Sh, tmp_path: Path) -> None:
+    repo = copy_template(weak_main, tmp_path / "demo")
+    _better(sh, repo)
     code, report, output = _gate(sh, repo, "--json", "gate.json")
     assert code == 0, output
     assert report["passed"] is True
@@ -87,7 +111,7 @@ def test_improvement_passes_against_production(repo: Path, sh: Sh) -> None:
     assert isinstance(baseline, dict) and baseline["label"].startswith(
         "production: iris-classifier v0.1.0 ("
     )
-    checks = {(c["metric"], c["rule"]): c for c in report["checks"]}  # type: ignore[union-attr]
+    checks = {(c["metric"], c["rule"]): c for c in report["checks"]}
     drop = checks[("f1_macro", "max_drop 0.02")]
     assert drop["result"] == "pass" and drop["delta"] > 0
     assert report["params_changed"] == [
@@ -95,16 +119,11 @@ def test_improvement_passes_against_production(repo: Path, sh: Sh) -> None:
         {"param": "train.n_estimators", "baseline": 1, "candidate": 100},
     ]
     (repo / "gate.json").unlink()
-    # Merge, register v0.2.0 and move production to it.
-    _commit(sh, repo, "better model")
-    sh("git", "checkout", "-q", "main", cwd=repo)
-    sh("git", "merge", "-q", "--ff-only", "better", cwd=repo)
-    _register(sh, repo, "v0.2.0")
-    _production(repo, "v0.2.0")
-    _commit(sh, repo, "production runs v0.2.0")
+    _merge_better(sh, repo)
 
 
-def test_regression_fails_against_production(repo: Path, sh: Sh) -> None:
+def test_regression_fails_against_production(strong_main: Path, sh: Sh, tmp_path: Path) -> None:
+    repo = copy_template(strong_main, tmp_path / "demo")
     sh("git", "checkout", "-qb", "worse", "main", cwd=repo)
     _edit(repo, STRONG, WEAK)
     run = sh("mlops", "run", "--format", "json", cwd=repo)
@@ -117,7 +136,7 @@ def test_regression_fails_against_production(repo: Path, sh: Sh) -> None:
         .splitlines()[-2]
         .startswith("error: gate failed for iris: f1_macro max_drop 0.02: dropped by ")
     )
-    failed = [c for c in report["checks"] if c["result"] == "fail"]  # type: ignore[union-attr]
+    failed = [c for c in report["checks"] if c["result"] == "fail"]
     assert [(c["metric"], c["rule"]) for c in failed] == [("f1_macro", "max_drop 0.02")]
     assert failed[0]["baseline"] > failed[0]["candidate"]
     (repo / "gate.json").unlink()
@@ -126,13 +145,14 @@ def test_regression_fails_against_production(repo: Path, sh: Sh) -> None:
 
 
 def test_loosened_rule_is_held_to_the_base_value(
-    repo: Path, sh: Sh, golden: Callable[[str, str], None]
+    strong_main: Path, sh: Sh, tmp_path: Path, golden: Callable[[str, str], None]
 ) -> None:
+    repo = copy_template(strong_main, tmp_path / "demo")
     sh("git", "checkout", "-qb", "loosen", "main", cwd=repo)
     _edit(repo, STRONG, WEAK)
     _edit(repo, "max_drop: 0.02", "max_drop: 0.9")
     sh("mlops", "run", cwd=repo)
-    _commit(sh, repo, "weaker model, looser rule")
+    git_commit(sh, repo, "weaker model, looser rule")
     code, _, output = _gate(sh, repo, "--markdown", "gate.md")
     assert code == 1, output
     markdown = (repo / "gate.md").read_text()
@@ -144,7 +164,8 @@ def test_loosened_rule_is_held_to_the_base_value(
     assert code == 0, output
 
 
-def test_stale_metrics_fail_every_rule(repo: Path, sh: Sh) -> None:
+def test_stale_metrics_fail_every_rule(strong_main: Path, sh: Sh, tmp_path: Path) -> None:
+    repo = copy_template(strong_main, tmp_path / "demo")
     sh("git", "checkout", "-q", "main", cwd=repo)
     path = repo / "pipelines/iris.yaml"
     path.write_text(path.read_text().replace("n_estimators: ", "n_estimators: 3", 1))

@@ -1,23 +1,21 @@
 """End to end: `mlops init && mlops compile && dvc repro` in a real git repo with real DVC.
 
-One project is built and trained once per module and shared by the tests, in
-the order they are written; each test leaves the repository as it found it.
+The tests start from a copy of the session's trained template (see conftest); the ones that
+change the project work on a copy of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import Sh, build_tree
+from conftest import Sh, build_tree, copy_template, template_first_run
 
 pytestmark = pytest.mark.slow
 
@@ -31,23 +29,24 @@ def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Iterator[Path]:
-    """The init example, compiled, trained with plain `dvc repro`, and committed."""
-    root = tmp_path_factory.mktemp("e2e") / "demo"
-    sh("mlops", "init", str(root), cwd=root.parent)
-    sh("mlops", "compile", cwd=root)
-    first = sh("dvc", "repro", cwd=root)
-    assert first.stdout.count("Running stage") == 5, first.stdout
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "-qm", "train the example", cwd=root)
-    yield root
+def trained(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The init example, compiled, trained and committed; the tests here only read it."""
+    return copy_template(trained_template, tmp_path_factory.mktemp("e2e") / "demo")
+
+
+@pytest.fixture
+def project(trained_template: Path, tmp_path: Path) -> Path:
+    """A copy of the trained example for one test to change."""
+    return copy_template(trained_template, tmp_path / "demo")
 
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_first_repro_trains_and_evaluates(trained: Path) -> None:
+def test_first_repro_trains_and_evaluates(trained_template: Path, trained: Path) -> None:
+    first = template_first_run(trained_template)
+    assert len(first["ran"]) == 5 and first["restored"] == [] and first["failed"] == []
     metrics = json.loads((trained / METRICS).read_text())
     assert set(metrics) == {"accuracy", "f1_macro"}
     assert metrics["accuracy"] > 0.85
@@ -61,26 +60,24 @@ def test_second_repro_runs_nothing(trained: Path, sh: Sh) -> None:
     assert again.stdout.count("didn't change, skipping") == 5
 
 
-def test_changing_one_param_reruns_only_what_depends_on_it(trained: Path, sh: Sh) -> None:
-    source = trained / "pipelines/iris.yaml"
+def test_changing_one_param_reruns_only_what_depends_on_it(project: Path, sh: Sh) -> None:
+    source = project / "pipelines/iris.yaml"
     original = source.read_text()
-    try:
-        source.write_text(original.replace("max_depth: 5", "max_depth: 3"))
-        sh("mlops", "compile", cwd=trained)
-        out = sh("dvc", "repro", cwd=trained).stdout
-        running = sorted(line.split("'")[1] for line in out.splitlines() if "Running stage" in line)
-        assert running == [
-            "iris",
-            "pipelines/iris/dvc.yaml:evaluate",
-            "pipelines/iris/dvc.yaml:train",
-        ]
-    finally:
-        source.write_text(original)
-        sh("mlops", "compile", cwd=trained)
-        back = sh("dvc", "repro", cwd=trained).stdout
+    source.write_text(original.replace("max_depth: 5", "max_depth: 3"))
+    sh("mlops", "compile", cwd=project)
+    out = sh("dvc", "repro", cwd=project).stdout
+    running = sorted(line.split("'")[1] for line in out.splitlines() if "Running stage" in line)
+    assert running == [
+        "iris",
+        "pipelines/iris/dvc.yaml:evaluate",
+        "pipelines/iris/dvc.yaml:train",
+    ]
+    source.write_text(original)
+    sh("mlops", "compile", cwd=project)
+    back = sh("dvc", "repro", cwd=project).stdout
     # Going back is served from DVC's run-cache: nothing trains again.
     assert "is cached - skipping run" in back
-    assert sh("git", "status", "--porcelain", cwd=trained).stdout == ""
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
 
 
 def test_dvc_tools_work_on_the_output(trained: Path, sh: Sh) -> None:
@@ -125,11 +122,8 @@ def test_fresh_clone_reproduces_identical_metrics_and_model(
     assert _sha(clone / MODEL) == _sha(trained / MODEL)
 
 
-def test_exp_run_set_param_changes_metrics_without_recompiling(
-    trained: Path, sh: Sh, tmp_path: Path
-) -> None:
-    clone = tmp_path / "exp"
-    shutil.copytree(trained, clone, symlinks=True)
+def test_exp_run_set_param_changes_metrics_without_recompiling(project: Path, sh: Sh) -> None:
+    clone = project
     before = json.loads((clone / METRICS).read_text())
     sh(
         "dvc",
@@ -207,22 +201,14 @@ def _failing_project(root: Path, sh: Sh, pipeline: str) -> None:
     (root / "deployments.yaml").unlink()
 
 
-def test_run_failing_stage_gives_cause_and_hint(tmp_path: Path, sh: Sh) -> None:
-    root = tmp_path / "failing"
-    _failing_project(
-        root,
-        sh,
-        "stages:\n"
-        "  ingest: {step: ingest, with: {source: 'sklearn:iris'}}\n"
-        "  split: {step: split, with: {target: species}}\n"
-        "  train:\n"
-        "    step: train\n"
-        "    with: {estimator: sklearn.tree.DecisionTreeClassifier, params: {max_dept: 2}}\n",
-    )
-    result = sh("mlops", "run", cwd=root, check=False)
+def test_run_failing_stage_gives_cause_and_hint(project: Path, sh: Sh) -> None:
+    # A typo in the estimator's parameters: ingest and split are up to date, train fails.
+    source = project / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("max_depth: 5}", "max_dept: 5}"))
+    result = sh("mlops", "run", cwd=project, check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-2:]
-    assert last[0].startswith("error: stage extra:train failed: stage extra:train: ")
+    assert last[0].startswith("error: stage iris:train failed: stage iris:train: ")
     assert "max_dept" in last[0]
     assert last[1].startswith("  hint: ")
     assert "Traceback" not in result.stderr

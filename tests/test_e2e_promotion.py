@@ -1,7 +1,9 @@
 """End to end: register, deploy, promote, rollback, with a bare origin and a local DVC remote.
 
-The steps run in order on one repository; after each, `gto show` must list the
-registered versions and the same environment assignments as `mlops status`.
+Each test starts from its own copy of a named state of one repository (a copy of the
+session's trained template with a bare origin), built once per module on first use: the
+tests stand alone. After each step, `gto show` must list the registered versions and the
+same environment assignments as `mlops status`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import Sh
+from conftest import Sh, copy_repos, copy_template, git_commit
 
 pytestmark = pytest.mark.slow
 
 MODEL = "iris-classifier"
+V2 = ("n_estimators: 100", "n_estimators: 80")
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +37,76 @@ def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
     return shell
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Path:
-    base = tmp_path_factory.mktemp("promotion")
+def _pushed(sh: Sh, base: Path, template: Path) -> None:
+    """The trained template with a bare origin that has its main branch."""
     origin = base / "origin.git"
     sh("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=base)
-    root = base / "demo"
-    sh("mlops", "init", str(root), cwd=base)
+    root = copy_template(template, base / "demo")
     sh("git", "remote", "add", "origin", str(origin), cwd=root)
-    sh("mlops", "run", cwd=root)
-    _commit(sh, root, "train v1")
     sh("git", "push", "--quiet", "-u", "origin", "main", cwd=root)
-    return root
 
 
-def _commit(sh: Sh, root: Path, message: str) -> None:
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "--quiet", "-m", message, cwd=root)
+def _v1(sh: Sh, root: Path) -> None:
+    sh("mlops", "register", "iris", "--push", cwd=root)
+
+
+def _v1_staging(sh: Sh, root: Path) -> None:
+    sh("mlops", "deploy", "--env", "staging", "--stage-tags", cwd=root)
+
+
+def _v1_production(sh: Sh, root: Path) -> None:
+    sh("mlops", "promote", MODEL, "--to", "production", cwd=root)
+    git_commit(sh, root, "promote v0.1.0 to production")
+    sh("mlops", "deploy", "--stage-tags", cwd=root)
+
+
+def _v2_registered(sh: Sh, root: Path) -> None:
+    source = root / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace(*V2))
+    sh("mlops", "run", cwd=root)
+    git_commit(sh, root, "train v2")
+    registered = sh("mlops", "register", "iris", cwd=root).stdout
+    assert registered.startswith(f"registered {MODEL} v0.1.1 at "), registered
+
+
+def _v2_staging(sh: Sh, root: Path) -> None:
+    sh("mlops", "deploy", "--env", "staging", "--stage-tags", cwd=root)
+
+
+# Each state is the one before it plus one step.
+STATES: list[tuple[str, Callable[[Sh, Path], None]]] = [
+    ("v1", _v1),  # v0.1.0 registered and pushed, nothing deployed
+    ("v1-staging", _v1_staging),  # staging serves v0.1.0
+    ("v1-production", _v1_production),  # production serves v0.1.0 too
+    ("v2-registered", _v2_registered),  # v0.1.1 (80 trees) registered, not deployed
+    ("v2-staging", _v2_staging),  # staging serves v0.1.1, production v0.1.0
+]
+
+
+@pytest.fixture(scope="module")
+def state(
+    trained_template: Path, tmp_path_factory: pytest.TempPathFactory, sh: Sh
+) -> Callable[[str, Path], Path]:
+    """`state(name, tmp_path)`: a private copy of a named state; returns its work tree."""
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            base = tmp_path_factory.mktemp(f"state-{name}") / "repos"
+            if name == "pushed":
+                base.mkdir()
+                _pushed(sh, base, trained_template)
+            else:
+                index = [n for n, _ in STATES].index(name)
+                copy_repos(build(STATES[index - 1][0] if index else "pushed"), base)
+                STATES[index][1](sh, base / "demo")
+            built[name] = base
+        return built[name]
+
+    def copy(name: str, tmp_path: Path) -> Path:
+        return copy_repos(build(name), tmp_path / name) / "demo"
+
+    return copy
 
 
 def _status(sh: Sh, root: Path) -> dict[str, str]:
@@ -69,7 +126,8 @@ def _deployments(root: Path) -> dict[str, dict[str, str]]:
     return yaml.safe_load((root / "deployments.yaml").read_text())  # type: ignore[no-any-return]
 
 
-def test_register_first_version(repo: Path, sh: Sh) -> None:
+def test_register_first_version(state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path) -> None:
+    repo = state("pushed", tmp_path)
     out = sh("mlops", "register", "iris", "--push", cwd=repo).stdout
     assert out.startswith(f"registered {MODEL} v0.1.0 at ")
     tags = sh("git", "ls-remote", "--tags", "origin", cwd=repo).stdout
@@ -80,7 +138,10 @@ def test_register_first_version(repo: Path, sh: Sh) -> None:
     _check_gto_matches(sh, repo, ["v0.1.0"])
 
 
-def test_deploy_staging_follows_latest(repo: Path, sh: Sh) -> None:
+def test_deploy_staging_follows_latest(
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path
+) -> None:
+    repo = state("v1", tmp_path)
     out = sh("mlops", "deploy", "--env", "staging", "--stage-tags", cwd=repo).stdout
     assert out == f"staging: {MODEL} (none) -> v0.1.0\n"
     served = repo / ".mlops/deploy/staging" / MODEL
@@ -92,7 +153,10 @@ def test_deploy_staging_follows_latest(repo: Path, sh: Sh) -> None:
     _check_gto_matches(sh, repo, ["v0.1.0"])
 
 
-def test_promote_to_production_checks_evidence(repo: Path, sh: Sh) -> None:
+def test_promote_to_production_checks_evidence(
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path
+) -> None:
+    repo = state("v1-staging", tmp_path)
     before = (repo / "deployments.yaml").read_text()
     out = sh("mlops", "promote", MODEL, "--to", "production", cwd=repo).stdout
     assert out.startswith(f"production: {MODEL} (none) -> v0.1.0 in deployments.yaml")
@@ -102,18 +166,18 @@ def test_promote_to_production_checks_evidence(repo: Path, sh: Sh) -> None:
         if line.strip().startswith("#"):
             assert line in after
     assert _deployments(repo)["production"] == {MODEL: "v0.1.0"}
-    _commit(sh, repo, "promote v0.1.0 to production")
+    git_commit(sh, repo, "promote v0.1.0 to production")
     sh("mlops", "deploy", "--stage-tags", cwd=repo)
     assert _status(sh, repo) == {"staging": "v0.1.0", "production": "v0.1.0"}
     _check_gto_matches(sh, repo, ["v0.1.0"])
 
 
-def test_second_version_promote_and_rollback(repo: Path, sh: Sh) -> None:
-    source = repo / "pipelines/iris.yaml"
-    source.write_text(source.read_text().replace("n_estimators: 100", "n_estimators: 80"))
-    sh("mlops", "run", cwd=repo)
-    _commit(sh, repo, "train v2")
-    assert "v0.1.1" in sh("mlops", "register", "iris", cwd=repo).stdout
+def test_second_version_promote_and_rollback(
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path
+) -> None:
+    # v0.1.0 serves in staging and production; v0.1.1 (80 trees) was just registered.
+    repo = state("v2-registered", tmp_path)
+    assert _status(sh, repo) == {"staging": "v0.1.0", "production": "v0.1.0"}
     refused = sh(
         "mlops",
         "promote",
@@ -131,7 +195,7 @@ def test_second_version_promote_and_rollback(repo: Path, sh: Sh) -> None:
     sh("mlops", "deploy", "--env", "staging", "--stage-tags", cwd=repo)
     _check_gto_matches(sh, repo, ["v0.1.0", "v0.1.1"])
     sh("mlops", "promote", MODEL, "--to", "production", cwd=repo)
-    _commit(sh, repo, "promote v0.1.1")
+    git_commit(sh, repo, "promote v0.1.1")
     sh("mlops", "deploy", "--stage-tags", cwd=repo)
     assert _status(sh, repo) == {"staging": "v0.1.1", "production": "v0.1.1"}
     _check_gto_matches(sh, repo, ["v0.1.0", "v0.1.1"])
@@ -139,7 +203,7 @@ def test_second_version_promote_and_rollback(repo: Path, sh: Sh) -> None:
     assert out.startswith(f"production: {MODEL} v0.1.1 -> v0.1.0 in deployments.yaml (rollback)")
     drift = sh("mlops", "status", cwd=repo, check=False)
     assert drift.returncode == 1 and "production/iris-classifier should run v0.1.0" in drift.stderr
-    _commit(sh, repo, "roll production back")
+    git_commit(sh, repo, "roll production back")
     sh("mlops", "deploy", "--stage-tags", cwd=repo)
     assert _status(sh, repo) == {"staging": "v0.1.1", "production": "v0.1.0"}
     _check_gto_matches(sh, repo, ["v0.1.0", "v0.1.1"])
@@ -169,7 +233,10 @@ def sh_record(repo: Path, version: str) -> dict[str, object]:
     return json.loads(text.partition("\n\n")[2])  # type: ignore[no-any-return]
 
 
-def test_flipped_byte_in_the_remote_is_refused(repo: Path, sh: Sh, tmp_path: Path) -> None:
+def test_flipped_byte_in_the_remote_is_refused(
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path
+) -> None:
+    repo = state("v2-staging", tmp_path)
     # A fresh target that has never stored v0.1.1 must fetch it from the remote.
     obj = _remote_object(repo, "model.skops")
     original = obj.read_bytes()
@@ -213,7 +280,10 @@ print(reconcile(ws, "staging", "iris-classifier", sys.argv[2]).action)
 """
 
 
-def test_twenty_concurrent_deploys_leave_one_valid_version(repo: Path, sh: Sh) -> None:
+def test_twenty_concurrent_deploys_leave_one_valid_version(
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path
+) -> None:
+    repo = state("v2-staging", tmp_path)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _CONCURRENT, str(repo), ("v0.1.0", "v0.1.1")[i % 2]],
@@ -245,15 +315,14 @@ def test_twenty_concurrent_deploys_leave_one_valid_version(repo: Path, sh: Sh) -
 
 @pytest.mark.parametrize("step", ["fetch", "upload", "switch", "audit"])
 def test_crash_at_each_step_keeps_the_old_version_and_converges(
-    repo: Path, sh: Sh, step: str
+    state: Callable[[str, Path], Path], sh: Sh, tmp_path: Path, step: str
 ) -> None:
+    repo = state("v2-staging", tmp_path)
     served = repo / ".mlops/deploy/production" / MODEL
     before = json.loads((served / "current.json").read_text())["version"]
-    target = "v0.1.1" if before == "v0.1.0" else "v0.1.0"
-    if target == "v0.1.1":
-        sh("mlops", "promote", MODEL, "--to", "production", cwd=repo)
-    else:
-        sh("mlops", "rollback", MODEL, "--env", "production", "--to", target, cwd=repo)
+    target = "v0.1.1"
+    assert before == "v0.1.0"
+    sh("mlops", "promote", MODEL, "--to", "production", cwd=repo)
     # As for a version this target never stored, so the fetch and upload steps happen.
     shutil.rmtree(served / "versions" / target, ignore_errors=True)
     crashed = subprocess.run(
@@ -273,9 +342,4 @@ def test_crash_at_each_step_keeps_the_old_version_and_converges(
         assert "recorded the audit entry an interrupted deploy missed" in healed
     audit = [json.loads(line) for line in (served / "audit.jsonl").read_text().splitlines()]
     assert audit[-1]["version"] == target
-    _commit(sh, repo, f"production runs {target}")
-
-
-def test_reproduce_reports_identical(repo: Path, sh: Sh) -> None:
-    out = sh("mlops", "reproduce", f"{MODEL}@v0.1.1", cwd=repo).stdout
-    assert out == f"{MODEL}@v0.1.1: identical: metrics match, model sha256 matches\n"
+    git_commit(sh, repo, f"production runs {target}")

@@ -4,7 +4,9 @@ Each job runs in a fresh clone of a bare "origin" (checkout emulated as a
 clone), with GITHUB_* variables set and a local DVC remote. The PR workflow
 runs and gates the changed pipeline and pushes the run-cache; the main
 workflow then reproduces without training, gates, registers and deploys to
-staging. On the next commit, nothing trains again.
+staging. On the next commit, nothing trains again. The developer's repository
+starts as a copy of the session's trained template, whose results main's CI
+pushed before.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import Sh
+from conftest import Sh, copy_template, git_commit
 
 pytestmark = pytest.mark.slow
 
@@ -100,18 +102,24 @@ def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
     return Sh(tmp_path_factory.mktemp("home"))
 
 
-def test_pull_request_then_main_then_next_commit(tmp_path: Path, sh: Sh) -> None:
+def _run_cache(remote: Path) -> set[Path]:
+    return {p for p in (remote / "runs").rglob("*") if p.is_file()}
+
+
+def test_pull_request_then_main_then_next_commit(
+    trained_template: Path, tmp_path: Path, sh: Sh
+) -> None:
     origin = tmp_path / "origin.git"
     remote = tmp_path / "dvc-remote"
     remote.mkdir()
     sh("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=tmp_path)
-    dev = tmp_path / "dev"
-    sh("mlops", "init", str(dev), cwd=tmp_path)
+    dev = copy_template(trained_template, tmp_path / "dev")
+    # Each job is a fresh clone: the DVC remote must be a folder outside the work tree.
     mlops = dev / "mlops.yaml"
     mlops.write_text(mlops.read_text().replace("{url: .mlops/storage}", f"{{url: {remote}}}"))
     sh("mlops", "compile", cwd=dev)
-    sh("git", "add", "-A", cwd=dev)
-    sh("git", "commit", "--quiet", "-m", "project", cwd=dev)
+    git_commit(sh, dev, "project")
+    sh("dvc", "push", "--run-cache", cwd=dev)  # as main's CI did for main's results
     sh("git", "remote", "add", "origin", str(origin), cwd=dev)
     sh("git", "push", "--quiet", "-u", "origin", "main", cwd=dev)
 
@@ -138,6 +146,7 @@ def test_pull_request_then_main_then_next_commit(tmp_path: Path, sh: Sh) -> None
     assert json.loads(check["pipelines"]) == ["iris"]
     assert "## mlops plan" in check["_summary"]
     job = runner.clone(origin, "feature")
+    cached = _run_cache(remote)
     pipeline = runner.job(
         workflows / "mlops-pr.yml",
         "pipeline",
@@ -147,7 +156,7 @@ def test_pull_request_then_main_then_next_commit(tmp_path: Path, sh: Sh) -> None
     )
     assert "iris: gate passed" in pipeline["_summary"]
     assert (job / "gate.json").exists()
-    assert any((remote / "runs").rglob("*")), "the PR job pushed the run-cache"
+    assert _run_cache(remote) - cached, "the PR job pushed the run-cache"
 
     # Merge, and the main workflow runs.
     sh("git", "checkout", "--quiet", "main", cwd=dev)
