@@ -47,7 +47,7 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
     return 0
 
 
-def _summary(key: str, changed: list[generated.Change], total: int) -> None:
+def _summary(key: str, changed: list[generated.FileChange], total: int) -> None:
     """The one JSON document of `--format json`."""
     paths = [c.path for c in changed]
     sys.stdout.write(json.dumps({key: paths, "unchanged": total - len(paths)}, indent=2) + "\n")

@@ -6,7 +6,7 @@ import json
 import sys
 
 from runner.config.load import Workspace
-from runner.deploy.reconcile import Outcome, reconcile
+from runner.deploy.reconcile import DeployOutcome, reconcile
 from runner.errors import CheckFailed, MlopsError, UsageError, did_you_mean
 from runner.registry import versions
 
@@ -19,7 +19,7 @@ def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int
             f"environments: {', '.join(envs) or 'none'}",
         )
     chosen = [env] if env else [e for e in envs if e in ws.deployments]
-    outcomes: list[Outcome] = []
+    outcomes: list[DeployOutcome] = []
     failures: list[str] = []
     for name in chosen:
         for model, wanted in sorted(ws.deployments.get(name, {}).items()):
@@ -51,7 +51,7 @@ def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int
     return 0
 
 
-def _line(outcome: Outcome) -> str:
+def _line(outcome: DeployOutcome) -> str:
     if outcome.action == "unchanged":
         return f"{outcome.env}: {outcome.model} {outcome.version} already serving; nothing to do\n"
     if outcome.action == "repaired":

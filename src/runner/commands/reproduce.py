@@ -16,7 +16,7 @@ from typing import Any
 from runner import git, proc
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, UsageError
-from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.pipeline.repro import StageEvent, explain_failure, reproduce
 from runner.registry import artifact, versions
 
 
@@ -85,7 +85,7 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
     return 0
 
 
-def _progress(event: Event) -> None:
+def _progress(event: StageEvent) -> None:
     if event.kind in ("start", "failed"):
         sys.stderr.write(f"  {event.kind} {event.stage}\n")
 

@@ -13,7 +13,7 @@ from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
-from runner.pipeline.repro import Event, explain_failure, reproduce
+from runner.pipeline.repro import StageEvent, explain_failure, reproduce
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 
@@ -136,7 +136,7 @@ class _Progress:
         self.seen += 1
         return f"[{min(self.seen, self.total)}/{self.total}]"
 
-    def event(self, event: Event) -> None:
+    def event(self, event: StageEvent) -> None:
         if event.kind == "start":
             _say(f"{self._count()} running {event.stage}")
         elif event.kind == "done":

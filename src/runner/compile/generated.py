@@ -16,13 +16,13 @@ def compile_project(ws: Workspace) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class Change:
+class FileChange:
     path: str
     current: str  # "" when the file does not exist
     wanted: str
 
 
-def changes(ws: Workspace) -> tuple[int, list[Change]]:
+def changes(ws: Workspace) -> tuple[int, list[FileChange]]:
     """(number of generated files, the ones whose content differs from the work tree)."""
     files = compile_project(ws)
     out = []
@@ -32,9 +32,9 @@ def changes(ws: Workspace) -> tuple[int, list[Change]]:
         except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
             current = ""
         if current != text:
-            out.append(Change(rel, current, text))
+            out.append(FileChange(rel, current, text))
     return len(files), out
 
 
-def apply(ws: Workspace, pending: list[Change]) -> None:
+def apply(ws: Workspace, pending: list[FileChange]) -> None:
     write_all([(ws.root / c.path, c.wanted) for c in pending])

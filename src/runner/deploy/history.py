@@ -23,7 +23,7 @@ from runner.registry import versions
 
 
 @dataclass(frozen=True)
-class Event:
+class HistoryEvent:
     time: str
     kind: str  # "registered", "desired", "deployed"
     model: str
@@ -68,14 +68,14 @@ def desired_versions(root: Path, env: str, model: str) -> list[str]:
     return out
 
 
-def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list[str]]:
+def timeline(ws: Workspace, model: str | None = None) -> tuple[list[HistoryEvent], list[str]]:
     """Every event, oldest first, and warnings for sources that could not be read."""
     models = sorted(
         {p.model.deploy.model for p in ws.pipelines.values() if p.model.deploy}
         if model is None
         else {model}
     )
-    events: list[Event] = []
+    events: list[HistoryEvent] = []
     warnings: list[str] = []
     for item in versions.list_versions(ws.root, model):
         if item.model not in models:
@@ -86,7 +86,7 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list
             warnings.append(exc.message)
             continue
         events.append(
-            Event(
+            HistoryEvent(
                 registration.created_at,
                 "registered",
                 item.model,
@@ -103,7 +103,7 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list
                 old, new = before.get(env, {}).get(name), now.get(env, {}).get(name)
                 if old != new and new is not None:
                     events.append(
-                        Event(
+                        HistoryEvent(
                             when,
                             "desired",
                             name,
@@ -121,7 +121,7 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[Event], list
             for name in models:
                 for record in target.audit(name):
                     events.append(
-                        Event(
+                        HistoryEvent(
                             record.time,
                             "deployed",
                             name,

@@ -29,7 +29,7 @@ STEPS = ("fetch", "upload", "switch", "audit")
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeployOutcome:
     env: str
     model: str
     version: str
@@ -50,7 +50,7 @@ def target_for(ws: Workspace, env: str) -> Target:
     return open_target(ws.project.environments[env].target, ws.root)
 
 
-def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
+def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome:
     """Make `env` serve `model` at `wanted` ("latest" or vX.Y.Z)."""
     version = versions.find(ws.root, model, wanted, ws.project.ci.main_branch)
     info = version.record.artifact
@@ -70,7 +70,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
         current = target.current(model)
         if current == new and target.has_version(model, version.version, files):
             repaired = _repair_audit(target, env, new, actor)
-            return Outcome(
+            return DeployOutcome(
                 env, model, new.version, new.version, "repaired" if repaired else "unchanged"
             )
         if not target.has_version(model, version.version, files):
@@ -84,7 +84,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> Outcome:
         target.switch(model, current, new)
         _crash_point("audit")
         target.append_audit(model, _record(env, new, current, actor))
-    return Outcome(env, model, new.version, current.version if current else None, "deployed")
+    return DeployOutcome(env, model, new.version, current.version if current else None, "deployed")
 
 
 def _record(

@@ -37,7 +37,7 @@ def display_name(dvc_stage: str) -> str:
 
 
 @dataclass(frozen=True)
-class Event:
+class StageEvent:
     kind: str  # "start", "done", "unchanged", "restored", "failed", "output"
     stage: str
     text: str = ""
@@ -45,7 +45,7 @@ class Event:
 
 
 @dataclass
-class Outcome:
+class ReproOutcome:
     ran: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -57,9 +57,9 @@ class Outcome:
 
 
 class _Parser:
-    def __init__(self, emit: Callable[[Event], None]) -> None:
+    def __init__(self, emit: Callable[[StageEvent], None]) -> None:
         self.emit = emit
-        self.outcome = Outcome()
+        self.outcome = ReproOutcome()
         self.current: str | None = None
         self.started = 0.0
 
@@ -67,7 +67,7 @@ class _Parser:
         if self.current is not None:
             elapsed = time.monotonic() - self.started
             self.outcome.ran.append(self.current)
-            self.emit(Event("done", self.current, seconds=elapsed))
+            self.emit(StageEvent("done", self.current, seconds=elapsed))
             self.current = None
 
     def line(self, raw: str) -> None:
@@ -76,32 +76,32 @@ class _Parser:
             self._finish_current()
             self.current = display_name(m["stage"])
             self.started = time.monotonic()
-            self.emit(Event("start", self.current))
+            self.emit(StageEvent("start", self.current))
         elif m := _UNCHANGED.match(text):
             self._finish_current()
             self.outcome.unchanged.append(display_name(m["stage"]))
-            self.emit(Event("unchanged", display_name(m["stage"])))
+            self.emit(StageEvent("unchanged", display_name(m["stage"])))
         elif m := _CACHED.match(text):
             # DVC prints "Running stage" first, then this when the run-cache has it.
             name = display_name(m["stage"])
             self.current = None
             self.outcome.restored.append(name)
-            self.emit(Event("restored", name))
+            self.emit(StageEvent("restored", name))
         elif m := _FAILED.match(text):
             name = display_name(m["stage"])
             self.current = None
             self.outcome.failed.append(name)
             self.outcome.errors.append(text)
-            self.emit(Event("failed", name, m["why"]))
+            self.emit(StageEvent("failed", name, m["why"]))
         elif text.startswith("ERROR:"):
             self.outcome.errors.append(text)
         elif text.startswith(("error: ", "  hint: ")):
             self.outcome.step_errors.append(text.strip())
-            self.emit(Event("output", self.current or "", text))
+            self.emit(StageEvent("output", self.current or "", text))
         elif self._noise(text):
             return
         else:
-            self.emit(Event("output", self.current or "", text))
+            self.emit(StageEvent("output", self.current or "", text))
 
     @staticmethod
     def _noise(text: str) -> bool:
@@ -113,7 +113,7 @@ class _Parser:
             or text.startswith("Verifying data sources in stage")
         )
 
-    def close(self, returncode: int) -> Outcome:
+    def close(self, returncode: int) -> ReproOutcome:
         if returncode == 0:
             self._finish_current()
         self.outcome.returncode = returncode
@@ -124,10 +124,10 @@ def reproduce(
     root: Path,
     targets: Sequence[str],
     *,
-    emit: Callable[[Event], None],
+    emit: Callable[[StageEvent], None],
     run_cache: bool = True,
     force: bool = False,
-) -> Outcome:
+) -> ReproOutcome:
     """Run `dvc repro` on `targets` (all pipelines when empty), reporting events."""
     args = ["repro", *targets]
     if not run_cache:
@@ -148,7 +148,7 @@ def reproduce(
 _NO_FILE = re.compile(r"No such file or directory: '(?P<path>[^']+)'")
 
 
-def explain_failure(outcome: Outcome, root: Path) -> tuple[str, str]:
+def explain_failure(outcome: ReproOutcome, root: Path) -> tuple[str, str]:
     """One line of cause and one hint for a failed `dvc repro`."""
     text = "\n".join(outcome.errors)
     if no_file := _NO_FILE.search(text):
