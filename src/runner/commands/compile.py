@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 
+from runner.commands.output import write_json
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed
@@ -50,4 +50,4 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
 def _summary(key: str, changed: list[generated.FileChange], total: int) -> None:
     """The one JSON document of `--format json`."""
     paths = [c.path for c in changed]
-    sys.stdout.write(json.dumps({key: paths, "unchanged": total - len(paths)}, indent=2) + "\n")
+    write_json({key: paths, "unchanged": total - len(paths)})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.deploy.reconcile import DeployOutcome, reconcile
 from runner.errors import CheckFailed, MlopsError, UsageError, did_you_mean
@@ -37,9 +37,7 @@ def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int
             if format == "text":
                 sys.stdout.write(_line(outcome))
     if format == "json":
-        sys.stdout.write(
-            json.dumps([o.__dict__ for o in outcomes], indent=2, sort_keys=True) + "\n"
-        )
+        write_json([o.__dict__ for o in outcomes], sort_keys=True)
     nothing = not any(ws.deployments.get(n) for n in chosen)
     if nothing and format == "text":
         sys.stdout.write("nothing to deploy: deployments.yaml names no version here\n")

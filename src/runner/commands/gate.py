@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.errors import CheckFailed
 from runner.fsutil import write_atomic
@@ -37,7 +38,7 @@ def run(
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(render.markdown(result) + "\n")
     if format == "json":
-        sys.stdout.write(json.dumps(render.as_json(result), indent=2) + "\n")
+        write_json(render.as_json(result))
     elif format == "markdown":
         sys.stdout.write(render.markdown(result))
     else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.deploy import history
 
@@ -12,10 +12,7 @@ from runner.deploy import history
 def run(*, ws: Workspace, format: str, model: str | None) -> int:
     events, warnings = history.timeline(ws, model)
     if format == "json":
-        sys.stdout.write(
-            json.dumps({"events": [e.to_json() for e in events], "warnings": warnings}, indent=2)
-            + "\n"
-        )
+        write_json({"events": [e.to_json() for e in events], "warnings": warnings})
         return 0
     for event in events:
         where = f" {event.env}" if event.env else ""

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterable
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.plan import ABSENT, Change, Item, Plan, Run, build_plan, resolve_base, show
 from runner.plan.affected import affected_pipelines, changed_environments
@@ -35,7 +36,7 @@ def run(*, ws: Workspace, format: str, base: str | None) -> int:
         environments = json.dumps(changed_environments(plan, ws))
         sys.stdout.write(f"pipelines={pipelines}\nenvironments={environments}\n")
     elif format == "json":
-        sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
+        write_json(plan.to_dict())
     elif format == "markdown":
         sys.stdout.write(markdown(plan))
     else:

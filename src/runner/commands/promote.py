@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.deploy import desired as deployments
 from runner.deploy import promotion
@@ -33,7 +33,7 @@ def run(*, ws: Workspace, format: str, model: str, to: str, version: str | None)
             "version": candidate.version,
             "commit": candidate.commit,
         }
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        write_json(result, sort_keys=True)
     elif not changed:
         sys.stdout.write(f"{to}: {model} is already {candidate.version}; nothing changed\n")
     else:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import sys
 from typing import Any
 
 from runner import git, proc, yamlio
+from runner.commands.output import write_json
 from runner.compile.dvcfiles import model_path
 from runner.config.load import PipelineFile, Workspace
 from runner.errors import CheckFailed, UsageError
@@ -88,7 +88,7 @@ def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> 
             "created_by": record.created_by,
             "pushed": push,
         }
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        write_json(result, sort_keys=True)
         return 0
     sys.stdout.write(
         f"registered {model} {version} at {commit[:7]} (gate passed; artifact sha256 "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import git, proc
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, UsageError
 from runner.pipeline.repro import StageEvent, explain_failure, reproduce
@@ -68,7 +69,7 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
         },
     }
     if format == "json":
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        write_json(result, sort_keys=True)
     else:
         verdict = "identical" if result["identical"] else "DIFFERENT"
         sys.stdout.write(

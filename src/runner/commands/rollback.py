@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.deploy import desired as deployments
 from runner.deploy import history, promotion
@@ -35,7 +35,7 @@ def run(*, ws: Workspace, format: str, model: str, env: str, to: str | None) -> 
             "version": target.version,
             "commit": target.commit,
         }
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        write_json(result, sort_keys=True)
         return 0
     sys.stdout.write(
         f"{env}: {model} {current.version if current else '(none)'} -> {target.version} "

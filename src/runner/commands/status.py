@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
+from runner.commands.output import write_json, write_table
 from runner.config.load import Workspace
 from runner.deploy import promotion
 from runner.deploy.reconcile import target_for
@@ -38,15 +36,10 @@ def run(*, ws: Workspace, format: str) -> int:
                 }
             )
     if format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        write_json(rows)
     else:
         header = ("env", "model", "wanted", "desired", "actual", "state")
-        table = [header] + [tuple(str(r[k]) for k in header) for r in rows]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        for row in table:
-            sys.stdout.write(
-                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
-            )
+        write_table(header, [[str(r[k]) for k in header] for r in rows])
     drift = [r for r in rows if r["state"] != "ok"]
     if drift:
         first = drift[0]
