@@ -47,6 +47,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order modules for the workers (`-n auto --dist loadfile`): one slow module first,
+    then the fast ones, then the other slow ones.
+
+    The first slow module builds the session's trained template while the other worker
+    runs the fast modules instead of waiting for it; the long modules then start before
+    the short ones, so the workers finish together. Tests keep their order in a module.
+    """
+    modules: dict[str, int] = {}
+    for item in items:
+        path = str(item.path)
+        if path not in modules:
+            slow = item.get_closest_marker("slow") is not None
+            first = slow and not any(rank == 0 for rank in modules.values())
+            modules[path] = 0 if first else (2 if slow else 1)
+    order = {path: (rank, index) for index, (path, rank) in enumerate(modules.items())}
+    items.sort(key=lambda item: order[str(item.path)])
+
+
 @pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
     """Compare text with tests/golden/<name>; `pytest --update-golden` refreshes it."""

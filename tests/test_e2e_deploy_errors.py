@@ -18,7 +18,7 @@ import pytest
 
 from s3server import CREDENTIALS, moto_server, unused_port
 
-from conftest import Sh
+from conftest import Sh, copy_template
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +37,9 @@ def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh) -> Path:
-    root = tmp_path_factory.mktemp("deploy-errors") / "demo"
-    sh("mlops", "init", str(root), cwd=root.parent)
-    sh("mlops", "run", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "commit", "--quiet", "-m", "train v1", cwd=root)
+def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh, trained_template: Path) -> Path:
+    """The trained example (a copy of the session's template) with v0.1.0 registered."""
+    root = copy_template(trained_template, tmp_path_factory.mktemp("deploy-errors") / "demo")
     sh("mlops", "register", "iris", cwd=root)
     return root
 

@@ -29,9 +29,17 @@ def project(trained_template: Path, tmp_path: Path) -> Path:
 
 
 def test_reproduce_reports_identical(project: Path, sh: Sh) -> None:
+    # --format json here (one retrain serves both checks); the DIFFERENT test below
+    # covers the text output.
     sh("mlops", "register", "iris", cwd=project)
-    out = sh("mlops", "reproduce", f"{MODEL}@v0.1.0", cwd=project).stdout
-    assert out == f"{MODEL}@v0.1.0: identical: metrics match, model sha256 matches\n"
+    out = sh("mlops", "reproduce", f"{MODEL}@v0.1.0", "--format", "json", cwd=project).stdout
+    document = json.loads(out)  # one JSON document and nothing else on stdout
+    assert document["version"] == f"{MODEL}@v0.1.0"
+    assert document["identical"] is True
+    assert document["metrics"]["same"] is True
+    assert document["metrics"]["recorded"] == document["metrics"]["reproduced"]
+    assert document["model"]["same"] is True
+    assert document["model"]["recorded"] == document["model"]["reproduced"]
 
 
 def test_reproduce_reports_different_when_the_record_does_not_match(project: Path, sh: Sh) -> None:
