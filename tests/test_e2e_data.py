@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import Sh, copy_template
+from conftest import Sh, copy_template, git_commit
 
 pytestmark = pytest.mark.slow
 
@@ -66,3 +66,53 @@ def test_provides_names_a_file_the_stage_writes(
         "is not one of the stage's outs (did you mean 'data/features.parquet'?)"
     ) in result.stderr
     assert "hint: list 'data/feature.parquet' under outs: too" in result.stderr
+
+
+def _wine_project(trained_template: Path, root: Path, sh: Sh) -> Path:
+    """The example trained on a CSV brought in with `dvc add`, registered and pushed."""
+    from sklearn.datasets import load_wine
+
+    copy_template(trained_template, root)
+    (root / "data").mkdir()
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.to_csv(root / "data/wine.csv", index=False)
+    sh("dvc", "add", "--quiet", "data/wine.csv", cwd=root)
+    path = root / "pipelines/iris.yaml"
+    text = path.read_text()
+    for old, new in (
+        ('with: {source: "sklearn:iris"}', "with: {source: data/wine.csv}"),
+        ("target: species", "target: cultivar"),
+        ("n_estimators: 100", "n_estimators: 10"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    sh("mlops", "compile", cwd=root)
+    sh("mlops", "run", cwd=root)
+    git_commit(sh, root, "train on wine.csv")
+    sh("dvc", "push", "--quiet", cwd=root)
+    sh("mlops", "register", "iris", cwd=root)
+    return root
+
+
+def test_dvc_added_data_from_a_fresh_clone(trained_template: Path, tmp_path: Path, sh: Sh) -> None:
+    origin = _wine_project(trained_template, tmp_path / "demo", sh)
+    clone = tmp_path / "clone"
+    sh("git", "clone", "--quiet", str(origin), str(clone), cwd=tmp_path)
+    # The example's remote is a folder of the original work tree; a clone points at it.
+    storage = str(origin / ".mlops/storage")
+    sh("dvc", "remote", "modify", "--local", "local", "url", storage, cwd=clone)
+
+    result = sh("mlops", "run", cwd=clone, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "error: input data/wine.csv (tracked by data/wine.csv.dvc) is not in the work tree: "
+        "its data is only in the DVC remote",
+        "  hint: fetch it with `mlops run --pull`, or `dvc pull data/wine.csv.dvc`",
+    ]
+
+    result = sh("mlops", "reproduce", "iris-classifier@v0.1.0", cwd=clone)
+    assert result.stdout == (
+        "iris-classifier@v0.1.0: identical: metrics match, model sha256 matches\n"
+    )
+    assert "fetching data/wine.csv.dvc from the DVC remote" in result.stderr
