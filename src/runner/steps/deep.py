@@ -4,7 +4,7 @@ Plain `validate` stays light (no pandas, no scikit-learn); these checks import
 the estimators, build them with their params and read the columns of each
 ingested file, so that a misspelt class, an unknown param, a target the data
 does not have or a metric of the other task is reported at its YAML line
-before any stage runs. The built-in steps use the same functions at run time.
+before any stage runs. It calls the estimator and column code the steps run.
 """
 
 from __future__ import annotations
