@@ -317,6 +317,14 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         BIG,
         "pipelines/iris.yaml:1:1: error: file is too large (1,048,590 bytes; the limit is 1,048,576)",
     ),
+    (
+        "provides-unknown-input",
+        P,
+        "  split:\n",
+        "  features:\n    cmd: python f.py\n    outs: [f.parquet]\n"
+        "    provides: {dataa: f.parquet}\n  split:\n",
+        "pipelines/iris.yaml:14:16: error: stages.features.provides.dataa: unknown key 'dataa' (did you mean 'data'?)",
+    ),
     # ---- pipelines/iris.yaml: cross-file checks
     (
         "unknown-step",

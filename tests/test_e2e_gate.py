@@ -175,4 +175,7 @@ def test_stale_metrics_fail_every_rule(strong_main: Path, sh: Sh, tmp_path: Path
     assert "candidate unavailable: stages changed since they last ran (" in output
     assert "pipelines/iris/dvc.yaml:train" in output
     assert "a stage failed or `mlops run` was not run" in output
+    # The fix is a re-run, not a better model.
+    assert "hint: run `mlops run` to bring the metrics up to date, then `mlops gate iris`" in output
+    assert "fix the model or the data" not in output
     sh("git", "checkout", "-q", ".", cwd=repo)

@@ -111,6 +111,31 @@ def test_register_refuses_a_registered_commit(repo: Path) -> None:
     )
 
 
+def test_promote_names_where_a_model_is_deployed(repo: Path) -> None:
+    # The model exists but not in production: no "did you mean" naming the model itself.
+    source = repo / "pipelines/iris.yaml"
+    source.write_text(
+        source.read_text().replace("environments: [staging, production]", "environments: [staging]")
+    )
+    result = mlops(repo, "promote", MODEL, "--to", "production")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"error: no pipeline deploys '{MODEL}' to production: pipelines/iris.yaml deploys it "
+        "to staging\n"
+        "  hint: add production to deploy.environments in pipelines/iris.yaml\n"
+    )
+
+
+def test_promote_suggests_a_close_model_name(repo: Path) -> None:
+    result = mlops(repo, "promote", "iris-clasifier", "--to", "production")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: no pipeline deploys 'iris-clasifier' to production (did you mean '{MODEL}'?)\n"
+        f"  hint: models deployed: {MODEL}; add the environment to the pipeline's "
+        "deploy.environments\n"
+    )
+
+
 def test_rollback_with_nothing_older(repo: Path) -> None:
     craft_version(repo, "v0.1.0")
     set_desired(repo, "production", "v0.1.0")

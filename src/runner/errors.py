@@ -18,8 +18,12 @@ EXIT_INTERNAL = 3
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """` (did you mean 'x'?)` for the closest of `choices`, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """` (did you mean 'x'?)` for the closest of `choices`, or an empty string.
+
+    The word itself is never suggested: when it is one of the choices, the problem is
+    something other than its spelling, and the caller's hint must say what."""
+    others = [choice for choice in choices if choice != word]
+    close = difflib.get_close_matches(word, others, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

@@ -53,6 +53,16 @@ def _schema_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also import each estimator and check its params, read the data's columns for "
+        "the target, match metrics to the task, and check that every version "
+        "deployments.yaml names is registered (imports scikit-learn)",
+    )
+
+
 def _compile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--check",
@@ -190,12 +200,16 @@ VERBS: tuple[Verb, ...] = (
         "check every YAML file: schema, references, paths, gates",
         "Load mlops.yaml, pipelines/*.yaml and deployments.yaml strictly and run the "
         "cross-file checks. Every problem is reported as file:line:col with the source "
-        "line and a hint. Exits 0 when valid, 2 otherwise.",
+        "line and a hint. Exits 0 when valid, 2 otherwise. --deep also imports the "
+        "estimators and reads the data's column names, so mistakes that would otherwise "
+        "surface only once training starts are caught first.",
         (
             "mlops validate",
             "mlops validate --format github    # annotations on a pull request",
             "mlops validate --format json",
+            "mlops validate --deep    # also estimators, params, target columns, metrics, versions",
         ),
+        _validate_args,
     ),
     Verb(
         "compile",

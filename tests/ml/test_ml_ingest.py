@@ -139,7 +139,8 @@ def _write(path: Path, text: str) -> str:
             "sklearn:iris",
             {"sepal_lenght_cm": "sepal_length"},
             "rename: unknown column 'sepal_lenght_cm'",
-            "did you mean 'sepal_length_cm'?",
+            "did you mean 'sepal_length_cm'? columns are: sepal_length_cm, sepal_width_cm, "
+            "petal_length_cm, petal_width_cm, species",
         ),
         (
             "sklearn:iris",

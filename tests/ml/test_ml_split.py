@@ -57,7 +57,7 @@ def _table(path: Path, labels: list[str | None]) -> Path:
             ["a", "b"] * 5,
             {"target": "labels"},
             "target column 'labels' not found in {data}",
-            "did you mean 'label'?",
+            "did you mean 'label'? columns are: x, label",
         ),
         (
             ["a", "b"] * 5,

@@ -224,7 +224,8 @@ def test_untrained_input_without_target(tmp_path: Path, iris: Run) -> None:
             "sklearn.linear_model.LogisticRegression",
             {"preprocess": PreprocessOptions(categorical=["petal_width"])},
             "preprocess.categorical: unknown column 'petal_width'",
-            "did you mean 'petal_width_cm'?",
+            "did you mean 'petal_width_cm'? columns are: sepal_length_cm, sepal_width_cm, "
+            "petal_length_cm, petal_width_cm, species",
         ),
         (
             "sklearn.linear_model.LogisticRegression",

@@ -46,8 +46,10 @@ def run(
     if not result.passed:
         failed = result.verdict.failed
         first = f"{failed[0].metric} {failed[0].rule}: {failed[0].reason}" if failed else ""
-        raise CheckFailed(
-            f"gate failed for {pipeline}" + (f": {first}" if first else ""),
-            "see the table above; fix the model or the data, not the rule",
-        )
+        if result.stale:
+            # The rules were never checked against this pipeline's model: re-running is the fix.
+            hint = f"run `mlops run` to bring the metrics up to date, then `mlops gate {pipeline}`"
+        else:
+            hint = "see the table above; fix the model or the data, not the rule"
+        raise CheckFailed(f"gate failed for {pipeline}" + (f": {first}" if first else ""), hint)
     return 0

@@ -40,6 +40,7 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
             sys.stderr.write(
                 f"reproducing {found.tag} from {found.commit[:7]} in a fresh worktree\n"
             )
+            _fetch_sources(root, pipeline, found.tag)
             outcome = reproduce(
                 root,
                 [f"dvc.yaml:{pipeline}"],
@@ -92,15 +93,46 @@ def _progress(event: StageEvent) -> None:
 
 
 def _local_remotes(ws: Workspace, root: Path) -> None:
-    """Point relative local remotes at the original project's folders (config.local)."""
+    """Point relative local remotes at the folders the project uses (config.local).
+
+    The URL is the one DVC uses in the project, so a clone whose `.dvc/config.local`
+    points the remote elsewhere reproduces from there too.
+    """
     storage = ws.project.storage
     if storage is None:
         return
     for name, remote in storage.remotes.items():
-        url = remote.url
         if remote.is_relative:
-            absolute = str((ws.root / url).resolve())
+            shown = proc.run(proc.dvc_cmd("config", f"remote.{name}.url"), cwd=ws.root, check=False)
+            url = shown.stdout.strip() if shown.returncode == 0 else ""
+            absolute = url or str((ws.root / remote.url).resolve())
             proc.run(proc.dvc_cmd("remote", "modify", "--local", name, "url", absolute), cwd=root)
+
+
+def _fetch_sources(root: Path, pipeline: str, tag: str) -> None:
+    """Pull the `dvc add`-tracked inputs of `pipeline` into the fresh worktree.
+
+    Only those: every stage is re-run, so no stage output is fetched.
+    """
+    from runner.pipeline.sources import tracked_by_dvc
+    from runner.project.graph import build_graph
+    from runner.project.workspace import open_workspace as load
+
+    graph = build_graph(load(root))
+    deps = [d for node in graph.nodes.values() if node.pipeline == pipeline for d in node.deps]
+    files = tracked_by_dvc(root, deps)
+    if not files:
+        return
+    sys.stderr.write(f"fetching {', '.join(files)} from the DVC remote\n")
+    result = proc.run(proc.dvc_cmd("pull", *files), cwd=root, check=False)
+    if result.returncode != 0:
+        lines = (result.stderr + result.stdout).splitlines()
+        why = next((line for line in lines if line.startswith("ERROR:")), "dvc pull failed")
+        raise CheckFailed(
+            f"reproducing {tag} failed: cannot fetch {', '.join(files)} from the DVC remote: "
+            f"{why.removeprefix('ERROR: ')}",
+            f"push the data from a clone that has it: dvc push {' '.join(files)}",
+        )
 
 
 def _metrics(root: Path, pipeline: str) -> dict[str, Any]:

@@ -65,6 +65,12 @@ def problems_from(
         hint = hint or "see docs/configuration.md for the keys and values allowed here"
         if err["type"] in ("missing", "union_tag_not_found") and full:
             full = full[:-1]  # point at the mapping that lacks the key
+        if full and full[-1] == "[key]":
+            # A mapping key that is not allowed (e.g. `provides: {dataa: ...}`): point at it.
+            full, prefer_key = full[:-1], True
+            message = message.replace(
+                f"{describe(err['input'])} is not allowed", f"unknown key '{err['input']}'", 1
+            )
         where = format_loc(full)
         text = f"{where}: {message}" if where else message
         key = (full, text)

@@ -140,6 +140,10 @@ class StepStage(Strict):
     desc: str | None = None
 
 
+# The named inputs of the built-in steps that a custom command may write.
+Providable = Literal["data", "train", "test", "model"]
+
+
 class CmdStage(Strict):
     """A custom command, as in DVC."""
 
@@ -147,6 +151,8 @@ class CmdStage(Strict):
     needs: list[str] = Field(default_factory=list)
     deps: list[str] = Field(default_factory=list)
     outs: list[PathSpec] = Field(default_factory=list)
+    # Which built-in input each of its outs is, e.g. {data: features.parquet} feeds `split`.
+    provides: dict[Providable, str] = Field(default_factory=dict)
     params: list[str] = Field(default_factory=list)
     metrics: list[PathSpec] = Field(default_factory=list)
     plots: list[PathSpec] = Field(default_factory=list)

@@ -11,8 +11,11 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from runner.config.load import Workspace
+from runner.errors import Problem
 from runner.fsutil import write_atomic
 from runner.layout import DEPLOYMENTS_FILE
+from runner.registry import versions
 from runner.yamlio import child_mapping, edit
 
 
@@ -30,3 +33,29 @@ def set_version(root: Path, env: str, model: str, version: str) -> str | None:
     result, previous = edit(text, DEPLOYMENTS_FILE, change)
     write_atomic(path, result)
     return None if previous is None else str(previous)
+
+
+def unregistered(ws: Workspace) -> list[Problem]:
+    """A problem for each version `deployments.yaml` names that was never registered
+    (`latest` is not checked: a new project has no version yet)."""
+    doc = ws.deployments_doc
+    if doc is None:
+        return []
+    owners = {p.model.deploy.model: p.name for p in ws.pipelines.values() if p.model.deploy}
+    out: list[Problem] = []
+    for env, models in ws.deployments.items():
+        for model, wanted in models.items():
+            if wanted == "latest" or model not in owners:
+                continue
+            known = [v.version for v in versions.all_versions(ws.root, model)]
+            if wanted in known:
+                continue
+            out.append(
+                doc.problem(
+                    (env, model),
+                    f"{env}.{model}: version {wanted} was never registered",
+                    (f"registered versions: {', '.join(known)}" if known else "none is registered")
+                    + f"; register one with `mlops register {owners[model]}`",
+                )
+            )
+    return out

@@ -27,9 +27,18 @@ def check_target(ws: Workspace, env: str, model: str) -> None:
         deploy = pfile.model.deploy
         if deploy and deploy.model == model and env in deploy.environments:
             return
+    for pfile in ws.pipelines.values():
+        deploy = pfile.model.deploy
+        if deploy and deploy.model == model:
+            raise UsageError(
+                f"no pipeline deploys '{model}' to {env}: {pfile.doc.path} deploys it to "
+                + ", ".join(deploy.environments),
+                f"add {env} to deploy.environments in {pfile.doc.path}",
+            )
     models = sorted({p.model.deploy.model for p in ws.pipelines.values() if p.model.deploy})
     raise UsageError(
         f"no pipeline deploys '{model}' to {env}{did_you_mean(model, models)}",
+        f"models deployed: {', '.join(models) or 'none'}; "
         "add the environment to the pipeline's deploy.environments",
     )
 

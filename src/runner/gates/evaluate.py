@@ -46,6 +46,8 @@ class GateReport:
     params_changed: list[tuple[str, Any, Any]] = field(default_factory=list)
     stages: dict[str, list[str]] | None = None
     notes: list[str] = field(default_factory=list)
+    # Why the candidate's metrics are not the current pipeline's ('' when they are).
+    stale: str = ""
 
     @property
     def passed(self) -> bool:
@@ -175,6 +177,7 @@ def gate_pipeline(
         )
         for name in groups
     }
+    unread = next((reasons[name] for name in groups if candidates[name] is None), "")
     report = GateReport(
         pfile.name,
         base_line,
@@ -183,6 +186,7 @@ def gate_pipeline(
         candidates=candidates,
         # Notes on held bounds travel with the checks; keep the others (policy, base file).
         notes=[*notes, *(n for n in held if n not in verdicts[next(iter(verdicts))].notes)],
+        stale=unread,
     )
     if "" not in groups:  # a sweep: pick the best passing variant
         report.variants = verdicts

@@ -27,9 +27,18 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+COLUMNS_SHOWN = 30  # a wide table's hint names this many columns, then counts the rest
+
+
 def column_hint(name: str, columns: Sequence[str]) -> str:
-    """A hint for an unknown column: the closest match, else the list of columns."""
+    """A hint for an unknown column: the closest match, if any, and the list of columns.
+
+    The list comes even with a suggestion: a close spelling is not always the column
+    that was meant (`target: progresion` is near `age` in a short list)."""
+    shown = list(columns[:COLUMNS_SHOWN])
+    more = len(columns) - len(shown)
+    listing = "columns are: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     close = difflib.get_close_matches(name, list(columns), n=1)
     if close:
-        return f"did you mean '{close[0]}'?"
-    return "columns are: " + ", ".join(columns)
+        return f"did you mean '{close[0]}'? {listing}"
+    return listing

@@ -46,6 +46,20 @@ def import_estimator(path: str) -> type[Any]:
     return value
 
 
+def unknown_params(
+    path: str, cls: type[Any], params: Mapping[str, Any]
+) -> list[tuple[str, StepError]]:
+    """Each param of `params` that `cls` does not take, with the error that names it."""
+    names = sorted(cls._get_param_names())
+    out = []
+    for name in sorted(params):
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "valid: " + ", ".join(names)
+            out.append((name, StepError(f"estimator '{path}' has no parameter '{name}'", hint)))
+    return out
+
+
 def make_estimator(
     path: str, cls: type[Any], params: Mapping[str, Any], seed: int
 ) -> tuple[Any, dict[str, Any]]:
@@ -56,11 +70,9 @@ def make_estimator(
     from sklearn.base import is_classifier, is_regressor
 
     names = sorted(cls._get_param_names())
-    for name in sorted(params):
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "valid: " + ", ".join(names)
-            raise StepError(f"estimator '{path}' has no parameter '{name}'", hint)
+    unknown = unknown_params(path, cls, params)
+    if unknown:
+        raise unknown[0][1]
     effective = dict(params)
     if "random_state" in names and "random_state" not in effective:
         # Reproducible by default: the seed of the split also seeds the model.

@@ -32,6 +32,25 @@ def read_source(source: str) -> pd.DataFrame:
     return _read_file(Path(source))
 
 
+def source_columns(source: str, root: Path) -> list[str] | None:
+    """The columns `read_source` would give, from the file's header only; None when the
+    file is not in the work tree (e.g. tracked by DVC and not pulled)."""
+    import pyarrow.parquet as pq
+
+    if source.startswith(SOURCE_PREFIX):
+        return [str(c) for c in load_dataset(source[len(SOURCE_PREFIX) :]).columns]
+    path = root / source
+    if not path.is_file():
+        return None
+    if path.suffix.lower() == ".parquet":
+        schema = pq.read_schema(path)
+        # pandas stores a RangeIndex in metadata only; any other index is a column too.
+        return [name for name in schema.names if not name.startswith("__index_level_")]
+    import pandas as pd
+
+    return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+
+
 def _read_file(path: Path) -> pd.DataFrame:
     import pandas as pd
     import pyarrow as pa

@@ -54,8 +54,7 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
             "e.g. sklearn.ensemble.RandomForestClassifier",
         )
     if classifier:
-        # Class labels go to JSON and to the model; plain Python objects keep both simple.
-        y = y.astype(object)
+        y = class_labels(y)
     pipeline = build_pipeline(features, options.preprocess, estimator)
     progress(
         "train",
@@ -126,6 +125,19 @@ def build_pipeline(features: list[Feature], preprocess: PreprocessOptions, estim
     # ColumnTransformer would otherwise choose for mostly-zero one-hot data.
     preprocessor = ColumnTransformer(transformers, sparse_threshold=0.0)
     return Pipeline([("preprocess", preprocessor), ("estimator", estimator)])
+
+
+def class_labels(series: Any) -> Any:
+    """Class labels as the model should learn them: bools and integers keep their numpy
+    dtype (scikit-learn calls an object array of numbers "unknown" and refuses it), and
+    anything else becomes plain Python objects, as string labels always were."""
+    from pandas.api import types
+
+    if types.is_bool_dtype(series.dtype):
+        return series.astype(bool)
+    if types.is_integer_dtype(series.dtype):
+        return series.astype("int64")
+    return series.astype(object)
 
 
 def _is_number(series: Any) -> bool:

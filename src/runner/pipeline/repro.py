@@ -145,6 +145,7 @@ def reproduce(
     return outcome
 
 
+_MISSING_SOURCE = re.compile(r"missing data 'source': (?P<path>\S+)")
 _NO_FILE = re.compile(r"No such file or directory: '(?P<path>[^']+)'")
 
 
@@ -170,6 +171,13 @@ def explain_failure(outcome: ReproOutcome, root: Path) -> tuple[str, str]:
         )
     if outcome.failed:
         stage = outcome.failed[0]
+        if only_remote := _MISSING_SOURCE.search(text):
+            # A `dvc add`-tracked input whose data is not in this work tree (a fresh clone).
+            return (
+                f"input {only_remote['path']} (tracked by {stage}) is not in the work tree: "
+                "its data is only in the DVC remote",
+                f"fetch it with `mlops run --pull`, or `dvc pull {stage}`",
+            )
         if step_error:
             return (
                 f"stage {stage} failed: {step_error.removeprefix('error: ')}",

@@ -111,8 +111,7 @@ def _build(ws: Workspace) -> Graph:
                             )
                         )
                         continue
-                    spec_src = STEPS[stages[source].step]  # type: ignore[union-attr]
-                    inputs[want] = f"{stage_dir(pname, source)}/{spec_src.outputs[want]}"
+                    inputs[want] = _provided_path(pname, source, stages[source], want)
                     if (pname, source) not in upstream:
                         upstream.append((pname, source))
                 deps = list(inputs.values())
@@ -149,7 +148,16 @@ def _provider(
         stage = stages[name]
         if isinstance(stage, StepStage) and want in _outputs_of(stage.step):
             return name
+        if isinstance(stage, CmdStage) and want in stage.provides:
+            return name
     return None
+
+
+def _provided_path(pipeline: str, name: str, stage: StepStage | CmdStage, want: str) -> str:
+    """The file of input `want` that stage `name` writes (a command names it in `provides:`)."""
+    if isinstance(stage, CmdStage):
+        return norm(stage.provides[want])  # type: ignore[index]
+    return f"{stage_dir(pipeline, name)}/{STEPS[stage.step].outputs[want]}"
 
 
 def _outputs_of(step: str) -> dict[str, str]:
@@ -159,8 +167,9 @@ def _outputs_of(step: str) -> dict[str, str]:
 def _provider_hint(want: str, stage: str) -> str:
     makers = [s.name for s in STEPS.values() if want in s.outputs]
     return (
-        f"add a stage with `step: {makers[0]}` before '{stage}', "
-        f"or list the stage that writes '{want}' under needs:"
+        f"add a stage with `step: {makers[0]}` before '{stage}', give a cmd stage "
+        f"`provides: {{{want}: <one of its outs>}}`, or list the stage that writes '{want}' "
+        "under needs:"
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from runner.config.dotted import assign
 from runner.config.load import PipelineFile
-from runner.config.models import Pipeline, Stage, StepStage
+from runner.config.models import CmdStage, Pipeline, Stage, StepStage
 from runner.config.steps import STEPS
 from runner.project import interp
 
@@ -112,7 +112,7 @@ def upstream(pipeline: Pipeline) -> dict[str, list[str]]:
                         isinstance(other, StepStage)
                         and other.step in STEPS
                         and want in STEPS[other.step].outputs
-                    ):
+                    ) or (isinstance(other, CmdStage) and want in other.provides):
                         if candidate not in ups:
                             ups.append(candidate)
                         break

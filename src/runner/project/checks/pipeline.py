@@ -18,7 +18,7 @@ from runner.project.checks.gates import check_deploy, check_gates
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
 from runner.project.checks.paths import check_path
 from runner.project.checks.sweep import check_sweep
-from runner.project.graph import out_path
+from runner.project.graph import norm, out_path
 from runner.project.sweep import affected, variants, with_overrides
 from runner.yamlio import Document, Loc
 
@@ -211,6 +211,17 @@ def _check_cmd(
             )
     for i, dep in enumerate(stage.deps):
         out += check_path(ws, doc, (*loc, "deps", i), dep)
+    outs = [norm(out_path(spec)) for spec in stage.outs]
+    for key, path in stage.provides.items():
+        if norm(path) not in outs:
+            out.append(
+                doc.problem(
+                    (*loc, "provides", key),
+                    f"stages.{sname}.provides.{key}: '{path}' is not one of the stage's outs"
+                    + did_you_mean(norm(path), outs),
+                    f"list '{path}' under outs: too; a stage provides only files it writes",
+                )
+            )
     for group in ("outs", "metrics", "plots"):
         for i, spec in enumerate(getattr(stage, group)):
             item_loc: Loc = (*loc, group, i)
