@@ -1,0 +1,77 @@
+"""`mlops params pull`: values changed in params.yaml through DVC, back into the YAML.
+
+`dvc exp run -S` and `dvc exp apply` change the generated `params.yaml`. Each
+value that differs from the pipeline's `params:` is written into its
+`pipelines/<name>.yaml` with a round-trip edit (comments and layout kept), so
+the experiment becomes a YAML diff to review, and the next compile agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner import yamlio
+from runner.config.load import Workspace
+from runner.errors import UsageError
+from runner.fsutil import write_all
+from runner.layout import PARAMS_FILE, pipeline_file
+
+
+@dataclass(frozen=True)
+class PulledParam:
+    pipeline: str
+    key: str  # dotted, inside the pipeline's params:
+    old: Any  # None when the pipeline file did not have it
+    new: Any
+
+
+def pull(ws: Workspace) -> list[PulledParam]:
+    """Write every value of params.yaml that differs into its pipeline file; return them."""
+    path = ws.root / PARAMS_FILE
+    try:
+        current = yamlio.read(path.read_text("utf-8")) or {}
+    except FileNotFoundError:
+        raise UsageError(f"{PARAMS_FILE} is missing", "run `mlops compile` first") from None
+    except yamlio.YAMLError as exc:
+        raise UsageError(
+            f"{PARAMS_FILE} is not valid YAML: {exc}", "fix it or restore it"
+        ) from None
+    pulled: list[PulledParam] = []
+    writes = []
+    for name, pfile in ws.pipelines.items():
+        values = current.get(name) if isinstance(current, dict) else None
+        if not isinstance(values, dict):
+            continue
+        found = _differences(values, pfile.model.params, "")
+        if not found:
+            continue
+
+        def change(
+            data: MutableMapping[str, Any], found: list[tuple[str, Any, Any]] = found
+        ) -> None:
+            for key, new, _ in found:
+                parts = key.split(".")
+                node = yamlio.child_mapping(data, "params")
+                for part in parts[:-1]:
+                    node = yamlio.child_mapping(node, part)
+                node[parts[-1]] = new
+
+        text, _ = yamlio.edit(pfile.doc.text, pipeline_file(name), change)
+        writes.append((ws.root / pipeline_file(name), text))
+        pulled += [PulledParam(name, key, old, new) for key, new, old in found]
+    write_all(writes)
+    return pulled
+
+
+def _differences(new: Any, old: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    """(dotted key, value in params.yaml, value in the pipeline file) for each leaf that
+    params.yaml sets differently; keys only the pipeline file has are left alone."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        out = []
+        for key, value in new.items():
+            where = f"{prefix}.{key}" if prefix else str(key)
+            out += _differences(value, old.get(key), where)
+        return out
+    return [] if new == old and type(new) is type(old) else [(prefix, new, old)]
