@@ -36,8 +36,12 @@ def run(
         _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
     generated.apply(ws, pending)
-    if pending:
-        _say(f"compiled: updated {', '.join(c.path for c in pending)}")
+    written = [c.path for c in pending if not c.remove]
+    removed = [c.path for c in pending if c.remove]
+    if written:
+        _say(f"compiled: updated {', '.join(written)}")
+    if removed:
+        _say(f"compiled: removed {', '.join(removed)} (their pipelines are gone)")
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)

@@ -48,21 +48,61 @@ def pull(ws: Workspace) -> list[PulledParam]:
         if not found:
             continue
 
-        def change(
-            data: MutableMapping[str, Any], found: list[tuple[str, Any, Any]] = found
-        ) -> None:
-            for key, new, _ in found:
-                parts = key.split(".")
-                node = yamlio.child_mapping(data, "params")
-                for part in parts[:-1]:
-                    node = yamlio.child_mapping(node, part)
-                node[parts[-1]] = new
-
-        text, _ = yamlio.edit(pfile.doc.text, pipeline_file(name), change)
+        text = _write_values(pfile.doc, [(key, new) for key, new, _ in found])
         writes.append((ws.root / pipeline_file(name), text))
         pulled += [PulledParam(name, key, old, new) for key, new, old in found]
     write_all(writes)
     return pulled
+
+
+def _write_values(doc: yamlio.Document, values: list[tuple[str, Any]]) -> str:
+    """`doc`'s text with each `params.<key>` set to its value.
+
+    A scalar that is already there is replaced in place, so nothing else of the file
+    moves; a new key (or a mapping or list value) goes through the round-trip editor.
+    """
+    import yaml
+
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    for event in yaml.parse(doc.text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.ScalarEvent):
+            start, end = event.start_mark, event.end_mark
+            spans[(start.line + 1, start.column + 1)] = (start.index, end.index)
+    in_place: list[tuple[int, int, str]] = []
+    rest: list[tuple[str, Any]] = []
+    for key, value in values:
+        loc = ("params", *key.split("."))
+        mark = doc.values.get(loc)
+        span = spans.get((mark.line, mark.col)) if mark else None
+        if span is None or isinstance(value, (dict, list)):
+            rest.append((key, value))
+            continue
+        scalar = yaml.safe_dump(value, default_flow_style=True, width=4096)
+        in_place.append((*span, scalar.strip().removesuffix("...").strip()))
+    text = doc.text
+    for start, end, scalar in sorted(in_place, reverse=True):
+        text = text[:start] + scalar + text[end:]
+    if not rest:
+        yamlio.parse(text, doc.path)  # the result must still load
+        return text
+
+    def change(data: MutableMapping[str, Any]) -> None:
+        for key, value in rest:
+            parts = key.split(".")
+            node = _mapping(data, "params")
+            for part in parts[:-1]:
+                node = _mapping(node, part)
+            node[parts[-1]] = value
+
+    return yamlio.edit(text, doc.path, change)[0]
+
+
+def _mapping(parent: MutableMapping[str, Any], key: str) -> MutableMapping[str, Any]:
+    """The mapping under `key`, in the style it is written in; a new one when missing."""
+    child = parent.get(key)
+    if isinstance(child, MutableMapping):
+        return child
+    return yamlio.child_mapping(parent, key)
 
 
 def _differences(new: Any, old: Any, prefix: str) -> list[tuple[str, Any, Any]]:
