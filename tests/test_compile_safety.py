@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from runner.cli import main
-from runner.fsutil import hold_lock
 
 from conftest import build_tree, snapshot
 
@@ -146,6 +145,8 @@ def test_compile_waits_for_no_run(example: Path, capsys: pytest.CaptureFixture[s
         holder.kill()
         holder.wait()
     assert main(["compile"]) == 0
+    from runner.fsutil import hold_lock
+
     with hold_lock(example / ".mlops/run.lock"):
         pass  # released when the holder died
 

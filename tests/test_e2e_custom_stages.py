@@ -96,8 +96,9 @@ def test_exp_run_set_reaches_the_command(tmp_path: Path, sh: Sh) -> None:
 
 
 def test_an_experiment_becomes_a_yaml_diff(tmp_path: Path, sh: Sh) -> None:
-    pipeline = "# the mc pipeline\nparams:\n  ratio: 0.2       # share of rows\n" + (
-        MAKE_CHECK.split("\n", 2)[2]
+    pipeline = (
+        "# the mc pipeline\nparams:\n  ratio: 0.2       # share of rows\n"
+        + (MAKE_CHECK.split("\n", 2)[2])
     )
     root = custom_project(tmp_path / "p", sh, {"mc": pipeline})
     sh("mlops", "run", cwd=root)

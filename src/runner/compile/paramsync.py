@@ -65,9 +65,9 @@ def _write_values(doc: yamlio.Document, values: list[tuple[str, Any]]) -> str:
 
     spans: dict[tuple[int, int], tuple[int, int]] = {}
     for event in yaml.parse(doc.text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.ScalarEvent):
-            start, end = event.start_mark, event.end_mark
-            spans[(start.line + 1, start.column + 1)] = (start.index, end.index)
+        first, last = event.start_mark, event.end_mark
+        if isinstance(event, yaml.ScalarEvent) and first is not None and last is not None:
+            spans[(first.line + 1, first.column + 1)] = (first.index, last.index)
     in_place: list[tuple[int, int, str]] = []
     rest: list[tuple[str, Any]] = []
     for key, value in values:
