@@ -174,3 +174,18 @@ def test_a_failing_command_that_prints_nothing(tmp_path: Path, sh: Sh) -> None:
         "  hint: the command printed nothing; run it by hand to see why it fails; "
         "fix it and run `mlops run` again"
     )
+
+
+def test_run_fails_when_dvc_status_disagrees(tmp_path: Path, sh: Sh) -> None:
+    # A stage that edits an earlier stage's input: every stage ran and succeeded, yet
+    # `make` is no longer up to date, and the summary must not pass for the truth.
+    eater = MAKE_CHECK.replace("cmd: python check.py", "cmd: python check.py && echo >> make.py")
+    root = custom_project(tmp_path / "p", sh, {"mc": eater})
+    result = sh("mlops", "run", cwd=root, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "error: dvc status still lists 1 changed stage(s) after the run: mc:make; "
+        "the summary above is not to be trusted",
+        "  hint: run `dvc status` to see what changed, then `mlops run` again; if it "
+        "persists, report it as a bug in mlops-runner",
+    ]

@@ -13,7 +13,9 @@ from runner.pipeline.repro import display_name
 
 def changed_stages(root: Path, targets: Sequence[str]) -> list[str]:
     """Stages (`iris:train`) that `dvc status` lists as changed, `always_changed` ones aside."""
-    result = proc.run(proc.dvc_cmd("status", "--json", *targets), cwd=root)
+    # With targets (chosen pipelines' root stages), their upstream stages count too.
+    deps = ["--with-deps"] if targets else []
+    result = proc.run(proc.dvc_cmd("status", "--json", *deps, *targets), cwd=root)
     try:
         report = json.loads(result.stdout or "{}")
     except ValueError:
