@@ -236,6 +236,7 @@ def _register_setup(sh: Sh, root: Path) -> None:
 JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "validate": (["validate"], None),
     "compile": (["compile"], None),
+    "params": (["params", "pull"], None),
     "plan": (["plan"], None),
     "run": (["run", "iris"], None),
     "gate": (["gate", "iris"], None),
