@@ -189,13 +189,43 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_newline_value_on_a_command_line(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _apply(example, "pipelines/iris.yaml", "  seed: 42", '  seed: 42\n  msg: "a\\nb"')
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ('"a\\nb"', "'a\\nb' (spaces or shell syntax)"),
+        ('"x; touch PWNED"', "'x; touch PWNED' (spaces or shell syntax)"),
+        ('"$(id)"', "'$(id)' (spaces or shell syntax)"),
+    ],
+)
+def test_unsafe_value_on_a_command_line(
+    example: Path, capsys: pytest.CaptureFixture[str], value: str, shown: str
+) -> None:
+    _apply(example, "pipelines/iris.yaml", "  seed: 42", f"  seed: 42\n  msg: {value}")
     _apply(example, "pipelines/iris.yaml", "gates:", "  shout:\n    cmd: echo ${msg}\ngates:")
     assert main(["validate"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert [lines[0], lines[3]] == [
-        "pipelines/iris.yaml:24:10: error: stages.shout.cmd: ${msg} holds a newline or "
-        "control character, which cannot be passed safely on a command line",
+        f"pipelines/iris.yaml:24:10: error: stages.shout.cmd: ${{msg}} is {shown}, "
+        "which DVC would put on the command line unquoted",
         "  hint: list msg under params: and have the command read it from params.yaml",
     ]
+
+
+def test_reference_in_a_path(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _apply(
+        example,
+        "pipelines/iris.yaml",
+        "gates:",
+        "  shout:\n    cmd: echo hi\n    deps:\n      - data/${seed}.csv\n"
+        "    outs:\n      - out/${seed}.txt\ngates:",
+    )
+    assert main(["validate"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    errors = [line for line in lines if ": error: " in line]
+    assert errors == [
+        "pipelines/iris.yaml:25:9: error: stages.shout.deps[0]: path 'data/${seed}.csv' "
+        "holds a ${...} reference; paths cannot use params",
+        "pipelines/iris.yaml:27:9: error: stages.shout.outs[0]: path 'out/${seed}.txt' "
+        "holds a ${...} reference; paths cannot use params",
+    ]
+    assert "  hint: write the path literally; params can be used in cmd:" in lines

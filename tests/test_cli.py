@@ -121,7 +121,7 @@ def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture
     capsys.readouterr()
     assert main(["init", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {tmp_path / 'mlops.yaml'} already exists (and 6 more)\n")
+    assert err.startswith(f"error: {tmp_path / 'mlops.yaml'} already exists (and 5 more)\n")
     assert "--force" in err
     assert snapshot(tmp_path) == before
     assert main(["init", str(tmp_path), "--force"]) == 0

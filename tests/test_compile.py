@@ -17,6 +17,7 @@ from runner.project.workspace import open_workspace as load_workspace
 from conftest import build_tree, snapshot
 
 GENERATED = [
+    ".gitignore",
     ".dvc/config",
     ".github/workflows/mlops-deploy.yml",
     ".github/workflows/mlops-main.yml",
@@ -58,14 +59,14 @@ def test_compile_twice_is_byte_identical(example: Path, capsys: pytest.CaptureFi
     first = snapshot(example)
     assert main(["compile"]) == 0
     assert snapshot(example) == first
-    assert capsys.readouterr().out.endswith("0 file(s) changed, 12 unchanged\n")
+    assert capsys.readouterr().out.endswith("0 file(s) changed, 13 unchanged\n")
 
 
 def test_check_passes_when_current(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile"]) == 0
     capsys.readouterr()
     assert main(["compile", "--check"]) == 0
-    assert capsys.readouterr().out == "up to date: 12 generated file(s)\n"
+    assert capsys.readouterr().out == "up to date: 13 generated file(s)\n"
 
 
 def test_check_fails_with_a_diff_on_hand_edits(
@@ -142,10 +143,10 @@ def test_custom_stages_compile_like_dvc(example: Path) -> None:
             "pipelines/report.yaml": """\
 params:
   threshold: 0.5
-  label: "it's ${not a ref} $HOME"
+  label: positive
 stages:
   score:
-    cmd: python score.py --threshold ${threshold} --label ${label}
+    cmd: python score.py --threshold ${threshold} --label ${label} --note '${not a ref}'
     deps: [score.py, ./data/../data/raw.csv]
     params: [threshold]
     outs:
@@ -167,7 +168,8 @@ gates:
     files = dict(compile_project(load_workspace(example)))
     stages = yaml.safe_load(files["pipelines/report/dvc.yaml"])["stages"]
     assert stages["score"] == {
-        "cmd": "python score.py --threshold 0.5 --label 'it'\"'\"'s \\${not a ref} $HOME'",
+        "cmd": "python score.py --threshold ${report.threshold} --label ${report.label} "
+        "--note '\\${not a ref}'",
         "wdir": "../..",
         "deps": ["data/raw.csv", "score.py"],
         "params": [{"params.yaml": ["report.label", "report.threshold"]}],
@@ -176,6 +178,7 @@ gates:
         "plots": ["out/roc.csv"],
         "meta": {"source": "pipelines/report.yaml:5"},
     }
+    assert yaml.safe_load(files["pipelines/report/dvc.yaml"])["vars"] == ["../../params.yaml"]
     assert stages["summary"] == {
         "cmd": ["python summarise.py", "echo done"],
         "wdir": "../..",

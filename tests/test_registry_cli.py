@@ -136,6 +136,25 @@ def test_promote_suggests_a_close_model_name(repo: Path) -> None:
     )
 
 
+def test_register_push_rerun_finishes_a_killed_push(repo: Path, tmp_path: Path) -> None:
+    # A registration killed during `git push`: the tag exists here, not on origin.
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "--quiet", "origin", "main")
+    craft_version(repo, "v0.1.0")
+    result = mlops(repo, "register", "iris", "--push")
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"{MODEL}@v0.1.0 was registered but not pushed: pushed it to origin\n",
+    ), result.stderr
+    assert git(origin, "tag", "--list").split() == [f"{MODEL}@v0.1.0"]
+    # Once origin has it, a rerun refuses as for any registered commit.
+    again = mlops(repo, "register", "iris", "--push")
+    assert again.returncode == 1
+    assert "is already registered as" in again.stderr
+
+
 def test_rollback_with_nothing_older(repo: Path) -> None:
     craft_version(repo, "v0.1.0")
     set_desired(repo, "production", "v0.1.0")
@@ -242,6 +261,7 @@ def _register_setup(sh: Sh, root: Path) -> None:
 JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "validate": (["validate"], None),
     "compile": (["compile"], None),
+    "params": (["params", "pull"], None),
     "plan": (["plan"], None),
     "run": (["run", "iris"], None),
     "gate": (["gate", "iris"], None),

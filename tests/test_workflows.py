@@ -52,7 +52,8 @@ stages:
   train: {step: train, with: {estimator: sklearn.linear_model.LogisticRegression}}
   evaluate: {step: evaluate}
   report:
-    cmd: python report.py --label ${label}
+    cmd: python report.py    # reads the label from params.yaml: no shell sees it
+    params: [label]
     deps: ["docs/$(touch PWNED).md"]
     outs: ["out/re port.html"]
 deploy:

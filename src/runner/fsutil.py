@@ -13,14 +13,16 @@ relative path and file sha256), are computed here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import json
 import os
 import re
 import stat
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -155,6 +157,119 @@ def write_all(files: Sequence[tuple[Path, str | bytes]], *, keep_mode: bool = Tr
         fsync_dir(folder)
     for path, data in streams:
         write_stream(path, data)
+
+
+# ------------------------------------------------------- journaled file sets
+#
+# `write_all` puts old files back when a replacement fails, but a SIGKILL in the
+# middle of its renames leaves some files old and some new. A file set that must
+# change as one (the compiled files) is written through a journal instead: every
+# new content is staged beside its target and flushed, then one small journal
+# naming each (temporary file, target) pair and each file to remove is renamed
+# into place. That rename is the commit point: before it the old set stands
+# (stray temporary files are removed by the next write), after it `recover`
+# finishes the renames, whoever is killed when.
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
+
+
+def stray_temps(paths: Sequence[Path]) -> list[Path]:
+    """Temporary files an interrupted write left beside any of `paths`."""
+    names: dict[Path, set[str]] = {}
+    for path in paths:
+        names.setdefault(path.parent, set()).add(path.name)
+    found = []
+    for folder, wanted in sorted(names.items()):
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            match = _TEMP_NAME.fullmatch(entry.name)
+            if match and match["name"] in wanted and entry.is_file():
+                found.append(entry)
+    return found
+
+
+def recover(journal: Path) -> bool:
+    """Finish the journaled write that `journal` records; False when there is none."""
+    try:
+        entries = json.loads(journal.read_text("utf-8"))
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        # The journal itself was never committed (renamed into place): nothing to finish.
+        journal.unlink(missing_ok=True)
+        return False
+    for tmp, target in entries["write"]:
+        if os.path.exists(tmp):
+            os.replace(tmp, target)
+    for target in entries["remove"]:
+        Path(target).unlink(missing_ok=True)
+    for folder in sorted({str(Path(t).parent) for _, t in entries["write"]}):
+        if os.path.isdir(folder):
+            fsync_dir(Path(folder))
+    journal.unlink()
+    return True
+
+
+def write_journaled(
+    files: Sequence[tuple[Path, str | bytes]], remove: Sequence[Path], journal: Path
+) -> None:
+    """Write `files` and remove `remove` as one change, even under SIGKILL (see above)."""
+    recover(journal)
+    for stray in stray_temps([*(p for p, _ in files), journal]):
+        stray.unlink(missing_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, content in files:
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            kind = _kind(path)  # a folder in the way fails here, before anything changed
+            mode = stat.S_IMODE(os.stat(path).st_mode) if kind == "file" else None
+            staged.append((_stage(path, data, mode), path))
+        body = {
+            "write": [[str(tmp.absolute()), str(path.absolute())] for tmp, path in staged],
+            "remove": [str(path.absolute()) for path in remove],
+        }
+        write_atomic(journal, json.dumps(body, indent=1) + "\n")
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    recover(journal)
+
+
+# ---------------------------------------------------------------- run lock
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path) -> Iterator[None]:
+    """Hold an advisory lock (flock) on `path` for the block; released when the
+    process ends, however it ends, so a killed holder never leaves it behind."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether another process holds the lock on `path` (see `hold_lock`)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 # This process's own open files, by the names Linux and the BSDs give them.

@@ -176,6 +176,12 @@ def push_tag(cwd: Path, tag: str, remote: str = "origin") -> None:
     _git(cwd, "push", "--quiet", remote, f"refs/tags/{tag}", check=True)
 
 
+def remote_has_tag(cwd: Path, tag: str, remote: str = "origin") -> bool:
+    """Whether `remote` has the tag `tag` (asks the remote: `git ls-remote`)."""
+    result = _git(cwd, "ls-remote", "--tags", remote, f"refs/tags/{tag}", check=True)
+    return bool(result.stdout.strip())
+
+
 def dirty_files(cwd: Path, paths: Sequence[str]) -> list[str]:
     """Paths under `paths` that are modified, staged, deleted or untracked (`git status`)."""
     result = _git(cwd, "status", "--porcelain", "--", *paths, check=True)

@@ -16,6 +16,7 @@ DEPLOYMENTS_FILE = "deployments.yaml"
 ROOT_DVC_YAML = "dvc.yaml"
 ROOT_DVC_LOCK = "dvc.lock"
 PARAMS_FILE = "params.yaml"
+GITIGNORE = ".gitignore"
 DVC_CONFIG = ".dvc/config"
 WORKFLOW_DIR = ".github/workflows"
 
@@ -23,6 +24,10 @@ WORKFLOW_DIR = ".github/workflows"
 MLOPS_DIR = ".mlops"
 SCHEMA_DIR = f"{MLOPS_DIR}/schema"
 LAST_RUN = f"{MLOPS_DIR}/last-run.json"
+# Written while `mlops compile` commits its files; finished by the next compile if killed.
+COMPILE_JOURNAL = f"{MLOPS_DIR}/compile.journal"
+# Held (flock) by `mlops run` while DVC reproduces; compile does not rewrite files under it.
+RUN_LOCK = f"{MLOPS_DIR}/run.lock"
 
 # What the stages write (DVC outputs).
 OUTPUT_ROOT = "outputs"
@@ -54,6 +59,11 @@ def steps_file(name: str) -> str:
 def stage_dir(pipeline: str, stage: str) -> str:
     """The folder a built-in stage writes its outputs in."""
     return f"{OUTPUT_ROOT}/{pipeline}/{stage}"
+
+
+def stage_stamp(pipeline: str, stage: str) -> str:
+    """The empty file a custom stage without outputs leaves, so the root stage can depend on it."""
+    return f"{OUTPUT_ROOT}/{pipeline}/.ran/{stage}"
 
 
 def manifest_file(pipeline: str) -> str:

@@ -69,6 +69,20 @@ def _compile_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write nothing; exit 1 with a diff if any generated file is stale or edited",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files that lack the generated header (a hand-written dvc.yaml) and "
+        "params.yaml values changed through DVC",
+    )
+
+
+def _params_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "action",
+        choices=("pull",),
+        help="pull: write the values of params.yaml back into pipelines/*.yaml",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -216,13 +230,30 @@ VERBS: tuple[Verb, ...] = (
         "write dvc.yaml, params.yaml and the other generated files",
         "Turn mlops.yaml and pipelines/*.yaml into files standard tools run: one "
         "pipelines/<name>/dvc.yaml per pipeline, a root dvc.yaml that reproduces them all, "
-        "params.yaml, .dvc/config and the editor schemas. Files are written all-or-nothing "
-        "and are byte-identical when nothing changed.",
+        "params.yaml, .dvc/config, the workflows, the editor schemas and a generated block "
+        "of .gitignore that ignores every cached output. Files are written all-or-nothing "
+        "(even when killed) and are byte-identical when nothing changed; files left by a "
+        "removed pipeline are deleted. Refuses to replace a file it did not write, or "
+        "params.yaml values changed through DVC (see `mlops params pull`), without --force.",
         (
             "mlops compile && dvc repro",
             "mlops compile --check    # in CI: exit 1 with a diff if anything is stale",
         ),
         _compile_args,
+    ),
+    Verb(
+        "params",
+        "write params.yaml values changed through DVC back into pipelines/*.yaml",
+        "After `dvc exp run -S` or `dvc exp apply`, params.yaml holds values the pipeline "
+        "files do not, and compile and run refuse to discard them. `mlops params pull` "
+        "writes each changed value into its pipelines/<name>.yaml, keeping comments and "
+        "layout, so the winning experiment becomes a reviewable YAML diff.",
+        (
+            "dvc exp apply exp-1a2b3 && mlops params pull && git diff pipelines/",
+            "mlops params pull --format json",
+        ),
+        _params_args,
+        formats=("text", "json"),
     ),
     Verb(
         "plan",

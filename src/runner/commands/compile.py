@@ -11,9 +11,17 @@ from runner.config.load import Workspace
 from runner.errors import CheckFailed
 
 
-def run(*, ws: Workspace, format: str, check: bool) -> int:
+def run(*, ws: Workspace, format: str, check: bool, force: bool) -> int:
+    if check and generated.interrupted(ws):
+        raise CheckFailed(
+            "a killed `mlops compile` left its journal: the generated files are half written",
+            "run `mlops compile` to finish it",
+        )
+    if not check and generated.finish_interrupted(ws) and format == "text":
+        sys.stdout.write("finished the files of an interrupted compile\n")
     total, changed = generated.changes(ws)
     if check:
+        generated.check_writable(ws, [], force=False)
         if format == "json":
             _summary("stale", changed, total)
         if not changed:
@@ -21,6 +29,9 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
                 sys.stdout.write(f"up to date: {total} generated file(s)\n")
             return 0
         for change in changed if format != "json" else ():
+            if change.remove:
+                sys.stdout.write(f"--- a/{change.path}\n+++ /dev/null (its pipeline is gone)\n")
+                continue
             sys.stdout.writelines(
                 difflib.unified_diff(
                     change.current.splitlines(keepends=True),
@@ -34,12 +45,13 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
             f"{len(changed)} generated file(s) are stale or were edited by hand: {names}",
             "run `mlops compile` and commit the result",
         )
-    generated.apply(ws, changed)
+    generated.apply(ws, changed, force=force)
     if format == "json":
         _summary("written", changed, total)
     if format == "text":
         for change in changed:
-            sys.stdout.write(f"wrote {change.path}\n")
+            verb = "removed" if change.remove else "wrote"
+            sys.stdout.write(f"{verb} {change.path}\n")
         sys.stdout.write(
             f"compiled {len(ws.pipelines)} pipeline(s): {len(changed)} file(s) changed, "
             f"{total - len(changed)} unchanged\n"
@@ -49,5 +61,6 @@ def run(*, ws: Workspace, format: str, check: bool) -> int:
 
 def _summary(key: str, changed: list[generated.FileChange], total: int) -> None:
     """The one JSON document of `--format json`."""
-    paths = [c.path for c in changed]
-    write_json({key: paths, "unchanged": total - len(paths)})
+    paths = [c.path for c in changed if not c.remove]
+    removed = [c.path for c in changed if c.remove]
+    write_json({key: paths, "removed": removed, "unchanged": total - len(paths)})

@@ -9,14 +9,14 @@ from pathlib import Path
 from runner.config.schemas import FILES, dumps, schema
 from runner.errors import UsageError
 from runner.fsutil import write_all
-from runner.layout import DEPLOYMENTS_FILE, PROJECT_FILE, SCHEMA_DIR, pipeline_file
+from runner.layout import DEPLOYMENTS_FILE, GITIGNORE, PROJECT_FILE, SCHEMA_DIR, pipeline_file
 
 # Template name -> path in the new project.
 TEMPLATES = {
     "mlops.yaml": PROJECT_FILE,
     "pipelines/iris.yaml": pipeline_file("iris"),
     "deployments.yaml": DEPLOYMENTS_FILE,
-    "gitignore": ".gitignore",
+    "gitignore": GITIGNORE,
 }
 
 
@@ -32,8 +32,12 @@ def run(*, directory: str, force: bool) -> int:
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a folder", "choose another DIR")
-    files = example_files()
-    clashes = [rel for rel, _ in files if (root / rel).exists()]
+    files = [
+        (rel, _merged_gitignore(root / rel, text) if rel == GITIGNORE else text)
+        for rel, text in example_files()
+    ]
+    # An existing .gitignore is merged (the team's lines kept), never a clash.
+    clashes = [rel for rel, _ in files if rel != GITIGNORE and (root / rel).exists()]
     if clashes and not force:
         raise UsageError(
             f"{root / clashes[0]} already exists"
@@ -47,6 +51,20 @@ def run(*, directory: str, force: bool) -> int:
         f"created an example project in {root}\nnext: cd {root} && mlops compile && mlops run\n"
     )
     return 0
+
+
+def _merged_gitignore(path: Path, template: str) -> str:
+    """The team's .gitignore with the example's lines it lacks appended."""
+    try:
+        current = path.read_text("utf-8")
+    except FileNotFoundError:
+        return template
+    have = {line.strip() for line in current.splitlines()}
+    missing = [line for line in template.splitlines() if line.strip() not in have]
+    if not [line for line in missing if line.strip() and not line.startswith("#")]:
+        return current
+    sep = "" if not current or current.endswith("\n") else "\n"
+    return current + sep + "\n".join(missing) + "\n"
 
 
 def _init_repositories(root: Path) -> list[str]:

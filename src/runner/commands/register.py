@@ -28,6 +28,10 @@ def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> 
     existing = versions.all_versions(ws.root, model)
     for item in existing:
         if item.commit == commit:
+            if push and not git.remote_has_tag(ws.root, item.tag):
+                # A registration killed during its push: finish it instead of refusing.
+                versions.push_tag(ws.root, item.tag)
+                return _report_pushed(format, item.tag)
             raise CheckFailed(
                 f"commit {commit[:7]} is already registered as {item.tag}",
                 "a commit is registered once; make a new commit to register a new version",
@@ -94,6 +98,14 @@ def run(*, ws: Workspace, format: str, pipeline: str, bump: str, push: bool) -> 
         f"registered {model} {version} at {commit[:7]} (gate passed; artifact sha256 "
         f"{record.artifact.digest[:12]})\n"
     )
+    return 0
+
+
+def _report_pushed(format: str, tag: str) -> int:
+    if format == "json":
+        write_json({"action": "pushed", "tag": tag, "pushed": True}, sort_keys=True)
+    else:
+        sys.stdout.write(f"{tag} was registered but not pushed: pushed it to origin\n")
     return 0
 
 

@@ -11,9 +11,11 @@ from runner import git, proc
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
-from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, pipeline_dvc_lock
+from runner.fsutil import hold_lock
+from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import StageEvent, explain_failure, reproduce
+from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 
@@ -30,19 +32,28 @@ def run(
 ) -> int:
     for name in pipelines:
         ws.pipeline(name)
+    if generated.finish_interrupted(ws):
+        _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
-    if pending:
-        generated.apply(ws, pending)
-        _say(f"compiled: updated {', '.join(c.path for c in pending)}")
+    generated.apply(ws, pending)
+    written = [c.path for c in pending if not c.remove]
+    removed = [c.path for c in pending if c.remove]
+    if written:
+        _say(f"compiled: updated {', '.join(written)}")
+    if removed:
+        _say(f"compiled: removed {', '.join(removed)} (their pipelines are gone)")
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
     targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
-    outcome = reproduce(
-        ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
-    )
+    # Compile refuses to rewrite the files the stages read while this lock is held.
+    with hold_lock(ws.root / RUN_LOCK):
+        outcome = reproduce(
+            ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
+        )
+        stale = changed_stages(ws.root, targets) if outcome.returncode == 0 else []
     summary = RunSummary(
         ran=tuple(outcome.ran),
         restored=tuple(outcome.restored),
@@ -60,6 +71,13 @@ def run(
     if outcome.returncode != 0:
         cause, hint = explain_failure(outcome, ws.root)
         raise CheckFailed(cause, hint)
+    if stale:
+        raise CheckFailed(
+            f"dvc status still lists {len(stale)} changed stage(s) after the run: "
+            f"{', '.join(stale)}; the summary above is not to be trusted",
+            "run `dvc status` to see what changed, then `mlops run` again; if it persists, "
+            "report it as a bug in mlops-runner",
+        )
     if locked:
         _require_unchanged(ws, chosen)
     return 0

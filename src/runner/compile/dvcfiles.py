@@ -6,24 +6,29 @@ templating) with `wdir` at the project root, so each pipeline has its own
 take their options from `pipelines/<name>/steps.yaml`, and their params from
 `params.yaml`, at run time: DVC tracks the exact keys each stage reads, so
 `dvc exp run -S iris.train.max_depth=2` re-runs only what depends on it, and
-no user value ever reaches a shell. The root `dvc.yaml` has one small stage
-per pipeline depending on its final outputs, so plain `dvc repro` reproduces
-everything, and the `artifacts:` of every deployed model.
+no user value ever reaches a shell. A `${...}` in a custom `cmd` stays a DVC
+reference into the root `params.yaml` (`vars:`), so `dvc exp run -S` reaches
+the command. A custom stage without outputs also writes an empty stamp file
+(`outputs/<pipeline>/.ran/<stage>`). The root `dvc.yaml` has one small stage
+per pipeline depending on its final outputs and those stamps, so plain
+`dvc repro` reproduces every stage, and the `artifacts:` of every deployed model.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from collections.abc import Mapping
 from typing import Any
 
+from runner import yamlio
 from runner.compile.header import header
 from runner.compile.yamlout import dump
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, OutFlags, StepStage
 from runner.config.schemas import FILES, dumps, schema
 from runner.config.steps import STEPS
+from runner.fsutil import sha256_bytes
 from runner.layout import (
     DVC_CONFIG,
     PARAMS_FILE,
@@ -33,6 +38,7 @@ from runner.layout import (
     SCHEMA_DIR,
     manifest_file,
     pipeline_dvc_yaml,
+    stage_stamp,
     steps_file,
 )
 from runner.project import interp
@@ -61,12 +67,25 @@ def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------ params
 
 
+def compiled_params(ws: Workspace) -> dict[str, Any]:
+    """The values `params.yaml` gets: each pipeline's `params:` under its name."""
+    return {name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params}
+
+
+PARAMS_DIGEST = re.compile(r"^# values-sha256: (?P<digest>[0-9a-f]{64})$", re.MULTILINE)
+
+
+def params_digest(values: Any) -> str:
+    """The sha256 of params.yaml's values, recorded in its header by compile, so that a
+    later change made through DVC (`dvc exp run -S`, `dvc exp apply`) can be told apart."""
+    return sha256_bytes(json.dumps(values, sort_keys=True, default=str).encode())
+
+
 def _params_yaml(ws: Workspace) -> str:
-    params = {
-        name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params
-    }
-    text = header(f"{PIPELINES_DIR}/*.yaml") + (dump(params) if params else "{}\n")
-    return text
+    params = compiled_params(ws)
+    body = dump(params) if params else "{}\n"
+    digest = params_digest(yamlio.read(body))
+    return header(f"{PIPELINES_DIR}/*.yaml") + f"# values-sha256: {digest}\n" + body
 
 
 # --------------------------------------------------------- pipeline dvc.yaml
@@ -84,7 +103,14 @@ def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
         if item.variant is not None:
             stages[sname]["meta"]["variant"] = item.variant.name
             stages[sname]["meta"]["sweep"] = dict(item.overrides)
-    return header(pfile.doc.path) + dump({"stages": stages})
+    body: dict[str, Any] = {"stages": stages}
+    if any(
+        isinstance(item.stage, CmdStage) and any(interp.refs(item.stage.cmd))
+        for item in stages_of(pfile).values()
+    ):
+        # DVC reads these at run time to fill in `${<pipeline>.<key>}` in commands.
+        body = {"vars": [f"../../{PARAMS_FILE}"], **body}
+    return header(pfile.doc.path) + dump(body)
 
 
 def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
@@ -129,19 +155,23 @@ def _step_stage(
 
 def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> dict[str, Any]:
     name = pfile.name
-    params_map = pfile.model.params
-    cmd: str | list[str]
-    cmd = (
-        [_render_cmd(c, params_map) for c in stage.cmd]
+    cmd: list[str] = (
+        [_render_cmd(c, name) for c in stage.cmd]
         if isinstance(stage.cmd, list)
-        else _render_cmd(stage.cmd, params_map)
+        else [_render_cmd(stage.cmd, name)]
     )
+    outs = [_out(o) for o in stage.outs]
+    if not (stage.outs or stage.metrics or stage.plots):
+        # Something for the root stage to depend on, so `dvc repro` reaches this stage.
+        stamp = stage_stamp(name, sname)
+        cmd.append(f"{STEP_CMD} --stamp {shlex.quote(stamp)}")
+        outs.append({stamp: {"cache": False}})
     used = {*stage.params, *interp.refs(stage.cmd)}
     return _stage(
-        cmd=cmd,
+        cmd=cmd[0] if len(cmd) == 1 else cmd,
         deps=sorted(set(node.deps)),
         params=[{PARAMS_FILE: sorted(f"{name}.{key}" for key in used)}] if used else [],
-        outs=[_out(o) for o in stage.outs],
+        outs=outs,
         metrics=[_out(o) for o in stage.metrics],
         plots=[_out(o) for o in stage.plots],
         meta=_meta(pfile, node),
@@ -150,27 +180,27 @@ def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> 
     )
 
 
-def _render_cmd(cmd: str, params: Mapping[str, Any]) -> str:
-    """Substitute `${...}` with shell-quoted values; escape what DVC would interpolate."""
+def _render_cmd(cmd: str, pipeline: str) -> str:
+    """`${key}` becomes DVC's `${<pipeline>.key}` (filled in from params.yaml when the
+    stage runs); any other `${` is escaped, since DVC interpolates every one."""
+    parts: list[str] = []
+    last = 0
+    for match in interp.REF.finditer(cmd):
+        parts.append(cmd[last : match.start()].replace("${", "\\${"))
+        parts.append(f"${{{pipeline}.{match.group(1)}}}")
+        last = match.end()
+    parts.append(cmd[last:].replace("${", "\\${"))
+    return "".join(parts)
 
-    def one(match: re.Match[str]) -> str:
-        value = interp.lookup(params, match.group(1))
-        text = _scalar_text(value)
-        return shlex.quote(text)
 
-    rendered = interp.REF.sub(one, cmd)
-    # DVC interpolates every `${` in dvc.yaml; a literal one must be escaped.
-    return rendered.replace("${", "\\${")
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        import json
-
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+def stamps(pfile: PipelineFile) -> list[str]:
+    """The stamp files of the pipeline's custom stages that declare no outputs."""
+    return [
+        stage_stamp(pfile.name, sname)
+        for sname, item in stages_of(pfile).items()
+        if isinstance(item.stage, CmdStage)
+        and not (item.stage.outs or item.stage.metrics or item.stage.plots)
+    ]
 
 
 def _out(spec: str | dict[str, OutFlags]) -> Any:
@@ -221,6 +251,34 @@ def _steps_yaml(pfile: PipelineFile, graph: Graph) -> str | None:
     return header(pfile.doc.path) + dump(entries)
 
 
+# ------------------------------------------------------------- .gitignore
+
+
+def cached_outputs(ws: Workspace) -> list[str]:
+    """Every output DVC keeps in its cache (and so out of git), sorted."""
+    graph = build_graph(ws)
+    paths: set[str] = set()
+    for pfile in ws.pipelines.values():
+        for sname, item in stages_of(pfile).items():
+            stage = item.stage
+            node = graph.nodes[(pfile.name, sname)]
+            if isinstance(stage, StepStage):
+                spec = STEPS[stage.step]
+                paths.update(
+                    path
+                    for key, path in node.outputs.items()
+                    if key not in spec.metrics and key not in spec.plots
+                )
+                continue
+            for group in (stage.outs, stage.metrics, stage.plots):
+                for spec_ in group:
+                    cached = isinstance(spec_, str) or spec_[out_path(spec_)].cache is not False
+                    # Metrics and plots are cached unless `cache: false`, like outs.
+                    if cached:
+                        paths.add(norm(out_path(spec_)))
+    return sorted(paths)
+
+
 # ------------------------------------------------------------ root dvc.yaml
 
 
@@ -259,7 +317,7 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
     for name, pfile in ws.pipelines.items():
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
-            "deps": final_outputs(pfile, graph),
+            "deps": sorted({*final_outputs(pfile, graph), *stamps(pfile)}),
             "outs": [{manifest_file(name): {"cache": False}}],
             "meta": {"source": pfile.doc.path},
         }

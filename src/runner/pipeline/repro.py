@@ -21,7 +21,8 @@ from runner import proc
 from runner.layout import PIPELINES_DIR, ROOT_DVC_YAML
 
 _RUNNING = re.compile(r"^Running stage '(?P<stage>[^']+)':")
-_UNCHANGED = re.compile(r"^Stage '(?P<stage>[^']+)' didn't change, skipping")
+_UNCHANGED = re.compile(r"Stage '(?P<stage>[^']+)' didn't change, skipping")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CACHED = re.compile(r"^Stage '(?P<stage>[^']+)' is cached - skipping run")
 _FAILED = re.compile(r"^ERROR: failed to reproduce '(?P<stage>[^']+)': (?P<why>.*)")
 # `pipelines/<p>/dvc.yaml:<s>`, a stage of a pipeline's own dvc.yaml.
@@ -52,6 +53,7 @@ class ReproOutcome:
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # DVC's ERROR lines
     step_errors: list[str] = field(default_factory=list)  # a step's own error:/hint: lines
+    printed: bool = False  # whether a stage printed anything (shown as progress)
     returncode: int = 0
     seconds: float = 0.0
 
@@ -71,13 +73,13 @@ class _Parser:
             self.current = None
 
     def line(self, raw: str) -> None:
-        text = raw.rstrip()
+        text = _ANSI.sub("", raw).rstrip()
         if m := _RUNNING.match(text):
             self._finish_current()
             self.current = display_name(m["stage"])
             self.started = time.monotonic()
             self.emit(StageEvent("start", self.current))
-        elif m := _UNCHANGED.match(text):
+        elif m := _UNCHANGED.search(text):
             self._finish_current()
             self.outcome.unchanged.append(display_name(m["stage"]))
             self.emit(StageEvent("unchanged", display_name(m["stage"])))
@@ -96,11 +98,12 @@ class _Parser:
         elif text.startswith("ERROR:"):
             self.outcome.errors.append(text)
         elif text.startswith(("error: ", "  hint: ")):
+            # Not shown now: the run's own error repeats the first cause and hint.
             self.outcome.step_errors.append(text.strip())
-            self.emit(StageEvent("output", self.current or "", text))
         elif self._noise(text):
             return
         else:
+            self.outcome.printed = True
             self.emit(StageEvent("output", self.current or "", text))
 
     @staticmethod
@@ -111,6 +114,7 @@ class _Parser:
             or text.startswith(("To track the changes with git", "To enable auto staging"))
             or text.startswith(("\tgit add", "\tdvc config", "Use `dvc push`"))
             or text.startswith("Verifying data sources in stage")
+            or text.startswith("Data and pipelines are up to date")
         )
 
     def close(self, returncode: int) -> ReproOutcome:
@@ -181,7 +185,7 @@ def explain_failure(outcome: ReproOutcome, root: Path) -> tuple[str, str]:
         if step_error:
             return (
                 f"stage {stage} failed: {step_error.removeprefix('error: ')}",
-                (step_hint or "hint: see the stage's output above").removeprefix("hint: "),
+                (step_hint or "hint: fix it and run `mlops run` again").removeprefix("hint: "),
             )
         missing = re.search(
             r"dependenc(?:y|ies) (?:'|\[)?(?P<what>.*?)(?:'|\])? of .* missing", text
@@ -193,9 +197,14 @@ def explain_failure(outcome: ReproOutcome, root: Path) -> tuple[str, str]:
                 "create the file, or fetch data with `dvc pull`",
             )
         why = _FAILED.match(outcome.errors[0])
+        look = (
+            "see the stage's output above"
+            if outcome.printed
+            else "the command printed nothing; run it by hand to see why it fails"
+        )
         return (
             f"stage {stage} failed: {why['why'] if why else text}",
-            "see the stage's output above; fix it and run `mlops run` again",
+            f"{look}; fix it and run `mlops run` again",
         )
     missing = re.search(r"dependenc(?:y|ies) (?:'|\[)?(?P<what>.*?)(?:'|\])? of .* missing", text)
     if missing:

@@ -36,11 +36,7 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
     if stage not in entries:
         raise UsageError(f"{options_file}: no built-in stage '{stage}'", "run `mlops compile`")
     entry = entries[stage]
-    params = (_read_yaml(root / PARAMS_FILE) or {}).get(pipeline) or {}
-    if entry.get("overrides"):
-        from runner.project.sweep import with_overrides
-
-        params = with_overrides(params, entry["overrides"])
+    params = _params(root, pipeline, entry)
     try:
         resolved = interp.resolve(entry.get("with") or {}, params)
     except interp.RefError as exc:
@@ -67,6 +63,52 @@ def run_stage(root: Path, pipeline: str, stage: str) -> None:
         run_step(spec.name, options, inputs, outputs)
     except StepError as exc:
         raise CheckFailed(f"stage {pipeline}:{stage}: {exc.message}", exc.hint) from None
+    # DVC records params.yaml in dvc.lock after the stage: it must still hold what was used.
+    _require_same_params(root, pipeline, stage, entry, params)
+
+
+def _params(root: Path, pipeline: str, entry: dict[str, Any]) -> dict[str, Any]:
+    params = (_read_yaml(root / PARAMS_FILE) or {}).get(pipeline) or {}
+    if entry.get("overrides"):
+        from runner.project.sweep import with_overrides
+
+        params = with_overrides(params, entry["overrides"])
+    return params
+
+
+def _require_same_params(
+    root: Path, pipeline: str, stage: str, entry: dict[str, Any], used: dict[str, Any]
+) -> None:
+    """Fail when a param the stage read changed in params.yaml while it ran, so that DVC
+    never records a value the step did not use."""
+    now = _params(root, pipeline, entry)
+    for ref in dict.fromkeys(interp.refs(entry.get("with") or {})):
+        key, before, after = _first_change(ref, _lookup(used, ref), _lookup(now, ref))
+        if key:
+            raise CheckFailed(
+                f"stage {pipeline}:{stage}: {PARAMS_FILE} changed while it ran: "
+                f"{pipeline}.{key} was {before!r} when it started and is {after!r} now",
+                "the outputs were made with the old value and are not recorded; "
+                "run `mlops run` again",
+            )
+
+
+def _first_change(key: str, before: Any, after: Any) -> tuple[str, Any, Any]:
+    """The first leaf under `key` whose value differs ("" when none does)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for sub in [*before, *(k for k in after if k not in before)]:
+            found = _first_change(f"{key}.{sub}", before.get(sub), after.get(sub))
+            if found[0]:
+                return found
+        return "", None, None
+    return (key, before, after) if before != after else ("", None, None)
+
+
+def _lookup(params: dict[str, Any], ref: str) -> Any:
+    try:
+        return interp.lookup(params, ref)
+    except interp.RefError:
+        return None
 
 
 def write_manifest(root: Path, pipeline: str) -> None:

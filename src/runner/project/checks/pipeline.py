@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -179,6 +180,29 @@ def _check_step(
     return out
 
 
+# What a param may hold to be put on a command line unquoted: one word, no shell syntax.
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (Mapping, list)):
+        return "a mapping or list"
+    return "an empty string" if not value else f"{value!r} (spaces or shell syntax)"
+
+
+def _no_ref(doc: Document, loc: Loc, where: str, path: str) -> list[Problem]:
+    """Paths are written literally: DVC could not match a `${...}` path to another stage."""
+    if "${" not in path:
+        return []
+    return [
+        doc.problem(
+            loc,
+            f"{where}: path '{path}' holds a ${{...}} reference; paths cannot use params",
+            "write the path literally; params can be used in cmd:",
+        )
+    ]
+
+
 def _check_cmd(
     ws: Workspace, doc: Document, params: Mapping[str, Any], sname: str, stage: CmdStage
 ) -> list[Problem]:
@@ -188,12 +212,15 @@ def _check_cmd(
         if out:
             break
         value = interp.lookup(params, ref)
-        if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        if isinstance(value, (Mapping, list)) or (
+            isinstance(value, str) and not _SHELL_SAFE.fullmatch(value)
+        ):
+            # DVC fills `${...}` in at run time and puts the value on the command line as is.
             out.append(
                 doc.problem(
                     (*loc, "cmd"),
-                    f"stages.{sname}.cmd: ${{{ref}}} holds a newline or control character, "
-                    "which cannot be passed safely on a command line",
+                    f"stages.{sname}.cmd: ${{{ref}}} is {_shown(value)}, which DVC would put "
+                    "on the command line unquoted",
                     f"list {ref} under params: and have the command read it from params.yaml",
                 )
             )
@@ -210,6 +237,7 @@ def _check_cmd(
                 )
             )
     for i, dep in enumerate(stage.deps):
+        out += _no_ref(doc, (*loc, "deps", i), f"stages.{sname}.deps[{i}]", dep)
         out += check_path(ws, doc, (*loc, "deps", i), dep)
     outs = [norm(out_path(spec)) for spec in stage.outs]
     for key, path in stage.provides.items():
@@ -235,6 +263,7 @@ def _check_cmd(
                 )
                 continue
             path = out_path(spec)
+            out += _no_ref(doc, item_loc, f"stages.{sname}.{group}[{i}]", path)
             out += check_path(
                 ws, doc, item_loc if isinstance(spec, str) else (*item_loc, path), path
             )
