@@ -23,6 +23,18 @@ WORKFLOW_DIR = ".github/workflows"
 MLOPS_DIR = ".mlops"
 SCHEMA_DIR = f"{MLOPS_DIR}/schema"
 LAST_RUN = f"{MLOPS_DIR}/last-run.json"
+# What `mlops compile` writes for Kubernetes (one folder per served environment) and
+# where `mlops serve` logs predictions unless told otherwise.
+KUBERNETES_DIR = "deploy/kubernetes"
+
+
+def kubernetes_file(env: str) -> str:
+    return f"{KUBERNETES_DIR}/{env}/serve.yaml"
+
+
+def predictions_dir(env: str) -> str:
+    return f"{MLOPS_DIR}/predictions/{env}"
+
 
 # What the stages write (DVC outputs).
 OUTPUT_ROOT = "outputs"

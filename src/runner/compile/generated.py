@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.compile.dvcfiles import compile_dvc
+from runner.compile.kubernetes import compile_kubernetes
 from runner.compile.workflows import compile_workflows
 from runner.config.load import Workspace
 from runner.fsutil import write_all
@@ -12,7 +13,7 @@ from runner.fsutil import write_all
 
 def compile_project(ws: Workspace) -> list[tuple[str, str]]:
     """Every generated file as (project-relative path, text), sorted by path. Pure."""
-    return sorted(compile_dvc(ws) + compile_workflows(ws))
+    return sorted(compile_dvc(ws) + compile_workflows(ws) + compile_kubernetes(ws))
 
 
 @dataclass(frozen=True)
