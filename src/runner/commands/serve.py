@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -37,9 +38,11 @@ def run(
         no_predictions=no_predictions,
         project=project_dir,
     )
-    from runner.serve.holder import Holder
+    from runner.serve.holder import ModelHolder
 
-    loaded = Holder(settings).load_initial()  # fail here, with a clean message, not in a worker
+    loaded = ModelHolder(
+        settings
+    ).load_initial()  # fail here, with a clean message, not in a worker
     import uvicorn
 
     os.environ[ENV_VAR] = settings.to_json()
@@ -50,16 +53,24 @@ def run(
         + ")\n"
     )
     sys.stdout.flush()
-    uvicorn.run(
-        "runner.serve.app:from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # the app writes one JSON line per request instead
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-    )
+    # uvicorn drains in-flight requests on SIGTERM, runs the app's shutdown (the
+    # prediction log is flushed) and then re-raises the signal to the handler it found:
+    # this one, so that a stop asked for ends with exit 0.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        uvicorn.run(
+            "runner.serve.app:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # the app writes one JSON line per request instead
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.stdout.write("stopped\n")
     return 0
 
 

@@ -31,7 +31,7 @@ def compile_kubernetes(ws: Workspace) -> list[tuple[str, str]]:
         docs: list[dict[str, Any]] = []
         for model in models:
             docs += manifests(ws.project.project, env, model, config)
-        body = "".join("---\n" + dump(d) for d in docs) if docs else "[]\n"
+        body = "".join("---\n" + dump(d) for d in docs)
         files.append(
             (kubernetes_file(env), header(f"{PROJECT_FILE} and {DEPLOYMENTS_FILE}") + body)
         )

@@ -108,7 +108,7 @@ class Kubernetes(Strict):
     token_secret: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-class PredictionLog(Strict):
+class PredictionLogSettings(Strict):
     """Where and how the server records what it answers (parquet files)."""
 
     enabled: bool = True
@@ -128,7 +128,7 @@ class Serve(Strict):
     max_batch: int = Field(default=10000, ge=1, le=10_000_000)
     max_body_mb: float = Field(default=16, gt=0, le=1024, allow_inf_nan=False)
     poll_seconds: float = Field(default=5, gt=0, le=3600, allow_inf_nan=False)
-    predictions: PredictionLog = Field(default_factory=PredictionLog)
+    predictions: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
     kubernetes: Kubernetes | None = None
 
 

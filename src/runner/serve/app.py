@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from runner import __version__
-from runner.serve.holder import Holder
+from runner.serve.holder import ModelHolder
 from runner.serve.inputs import InputError, parse_request, to_frame
 from runner.serve.loader import LoadedModel
 from runner.serve.metrics import Metrics
@@ -56,7 +56,7 @@ class Server:
 
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
-        self.holder = Holder(settings)
+        self.holder = ModelHolder(settings)
         self.metrics = Metrics.create()
         self.token = os.environ.get(TOKEN_VAR) or None
         self.predlog: PredictionLog | None = None

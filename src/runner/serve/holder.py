@@ -1,6 +1,6 @@
 """The model being served, and the watcher that swaps in what the target's pointer names.
 
-Requests read `Holder.model` once and use that object to the end, so a swap (one
+Requests read `ModelHolder.model` once and use that object to the end, so a swap (one
 reference assignment) never mixes versions inside a request. A new version is
 fetched, verified and loaded on the watcher's thread while the old one serves; one
 that fails is refused (logged, counted) and the old one keeps serving.
@@ -32,7 +32,7 @@ def open_source(settings: ServeSettings) -> Target | None:
     return open_target(settings.target, Path(settings.root))
 
 
-class Holder:
+class ModelHolder:
     """The served model, swapped atomically when the target's pointer moves."""
 
     def __init__(self, settings: ServeSettings) -> None:

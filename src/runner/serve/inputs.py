@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.serve.loader import Feature
+from runner.serve.loader import ModelInput
 
 NUMERIC_TYPES = frozenset(
     {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"}
@@ -27,7 +27,7 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True)
-class Request:
+class InferRequest:
     """A checked inference request: its id, the feature columns and the outputs asked for."""
 
     id: str | None
@@ -62,8 +62,8 @@ def _flat(data: Any, where: str) -> list[Any]:
 
 
 def parse_request(
-    body: bytes, features: Sequence[Feature], *, max_batch: int, classifier: bool
-) -> Request:
+    body: bytes, features: Sequence[ModelInput], *, max_batch: int, classifier: bool
+) -> InferRequest:
     """Check a V2 inference request body; one input per feature, or one 2-D input."""
     try:
         doc = json.loads(body)
@@ -109,7 +109,7 @@ def parse_request(
         raise InputError("empty batch: the request has no rows")
     if rows > max_batch:
         raise InputError(f"batch of {rows} rows is over the limit of {max_batch}")
-    return Request(request_id, columns, rows, _outputs(doc.get("outputs"), classifier))
+    return InferRequest(request_id, columns, rows, _outputs(doc.get("outputs"), classifier))
 
 
 def _outputs(value: Any, classifier: bool) -> tuple[str, ...]:
@@ -129,7 +129,7 @@ def _outputs(value: Any, classifier: bool) -> tuple[str, ...]:
 
 
 def _from_columns(
-    tensors: dict[str, tuple[list[int], str, list[Any]]], features: Sequence[Feature]
+    tensors: dict[str, tuple[list[int], str, list[Any]]], features: Sequence[ModelInput]
 ) -> tuple[dict[str, list[Any]], int]:
     names = [f.name for f in features]
     for name in tensors:
@@ -158,7 +158,7 @@ def _from_columns(
 
 
 def _from_matrix(
-    item: tuple[str, tuple[list[int], str, list[Any]]], features: Sequence[Feature]
+    item: tuple[str, tuple[list[int], str, list[Any]]], features: Sequence[ModelInput]
 ) -> tuple[dict[str, list[Any]], int]:
     name, (shape, datatype, data) = item
     where = f"input '{name}'"
@@ -179,7 +179,7 @@ def _from_matrix(
     return columns, shape[0]
 
 
-def _column(feature: Feature, datatype: str, data: list[Any], where: str) -> list[Any]:
+def _column(feature: ModelInput, datatype: str, data: list[Any], where: str) -> list[Any]:
     if feature.kind == "numeric":
         if datatype == "BYTES":
             raise InputError(
@@ -203,7 +203,7 @@ def _column(feature: Feature, datatype: str, data: list[Any], where: str) -> lis
     return out
 
 
-def _number(value: Any, i: int, feature: Feature, where: str) -> float:
+def _number(value: Any, i: int, feature: ModelInput, where: str) -> float:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         if not feature.missing_ok:
             raise InputError(_no_missing(feature, i, where))
@@ -215,14 +215,14 @@ def _number(value: Any, i: int, feature: Feature, where: str) -> float:
     return float(value)
 
 
-def _no_missing(feature: Feature, i: int, where: str) -> str:
+def _no_missing(feature: ModelInput, i: int, where: str) -> str:
     return (
         f"{where}: missing value (null or NaN) at index {i}; the model was trained without "
         f"missing values in '{feature.name}'"
     )
 
 
-def check_frame(frame: Any, features: Sequence[Feature], *, max_rows: int | None = None) -> Any:
+def check_frame(frame: Any, features: Sequence[ModelInput], *, max_rows: int | None = None) -> Any:
     """The feature columns of a table (pandas DataFrame), checked like a request's inputs."""
     names = [f.name for f in features]
     missing = [n for n in names if n not in frame.columns]
@@ -248,7 +248,7 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def to_frame(columns: dict[str, list[Any]], features: Sequence[Feature]) -> Any:
+def to_frame(columns: dict[str, list[Any]], features: Sequence[ModelInput]) -> Any:
     """The checked columns as the DataFrame the model was trained on."""
     import numpy as np
     import pandas as pd

@@ -23,7 +23,7 @@ MODEL_FILES = ("meta.json", "model.skops", "model.skops.sha256", "profile.json")
 
 
 @dataclass(frozen=True)
-class Feature:
+class ModelInput:
     """One input the model takes: a name and numeric or categorical."""
 
     name: str
@@ -40,7 +40,7 @@ class LoadedModel:
     digest: str  # the manifest digest (the target pointer's), "" for a bare folder
     estimator: Any
     task: str
-    features: tuple[Feature, ...]
+    features: tuple[ModelInput, ...]
     classes: tuple[Any, ...] = field(default=())
 
     @property
@@ -79,7 +79,7 @@ def load_dir(folder: Path, *, name: str = "", version: str = "", digest: str = "
         raise _model_error(exc) from exc
     profile = _profile(folder)
     features = tuple(
-        Feature(
+        ModelInput(
             name=str(f["name"]),
             kind=str(f["kind"]),
             missing_ok=bool(profile.get(str(f["name"]), {}).get("missing", 0)),

@@ -1,0 +1,338 @@
+"""End to end: `mlops serve` as a real process against a deployed copy of the example.
+
+One server per module (the trained template, v0.1.0 registered and deployed to
+staging's folder). The tests send V2 requests with httpx and compare the answers
+with the model loaded directly; then two more versions are deployed while a client
+loops, and the prediction log must hold every answered request.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+import runner
+from runner.ml.model_io import load_model
+from s3server import unused_port
+
+from conftest import Sh, copy_template, git_commit
+
+pytestmark = pytest.mark.slow
+
+MODEL = "iris-classifier"
+FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
+
+
+@dataclass
+class Served:
+    root: Path
+    url: str
+    proc: subprocess.Popen[bytes]
+    sh: Sh
+    log: Path
+    answered: set[str] = field(default_factory=set)  # request ids the server answered
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"mlops serve exited {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"mlops serve did not get ready:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Iterator[Served]:
+    sh = Sh(tmp_path_factory.mktemp("home"))
+    root = copy_template(trained_template, tmp_path_factory.mktemp("serve") / "demo")
+    config = root / "mlops.yaml"
+    text = config.read_text()
+    line = "    target: {kind: directory, path: .mlops/deploy/staging}\n"
+    assert line in text
+    config.write_text(text.replace(line, line + "    serve: {poll_seconds: 0.1}\n"))
+    git_commit(sh, root, "serve staging, polling the pointer often")
+    sh("mlops", "register", "iris", cwd=root)
+    sh("mlops", "deploy", "--env", "staging", cwd=root)
+    port = unused_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root.parent / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "serve", "--env", "staging", "--port", str(port)],
+            cwd=root,
+            env=sh.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(url, proc, log)
+        yield Served(root, url, proc, sh, log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _infer(served: Served, body: dict[str, Any], path: str = "") -> httpx.Response:
+    url = f"{served.url}/v2/models/{MODEL}{path}/infer"
+    response = httpx.post(url, json=body, timeout=30)
+    if response.status_code == 200:
+        served.answered.add(response.json()["id"])
+    return response
+
+
+def _rows(root: Path) -> pd.DataFrame:
+    return pd.read_parquet(root / "outputs/iris/split/test.parquet")[FEATURES]
+
+
+def test_metadata_and_health(served: Served) -> None:
+    assert httpx.get(f"{served.url}/v2/health/live").json() == {"live": True}
+    assert httpx.get(f"{served.url}/v2").json()["name"] == "mlops-runner"
+    meta = httpx.get(f"{served.url}/v2/models/{MODEL}").json()
+    assert meta["name"] == MODEL and meta["versions"] == ["v0.1.0"]
+    assert [i["name"] for i in meta["inputs"]] == FEATURES
+    ready = httpx.get(f"{served.url}/v2/models/{MODEL}/versions/v0.1.0/ready")
+    assert ready.json() == {"name": MODEL, "ready": True}
+    missing = httpx.get(f"{served.url}/v2/models/other")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": f"unknown model 'other' (this server serves '{MODEL}')"}
+
+
+def test_columnar_and_2d_requests_match_the_model(served: Served) -> None:
+    rows = _rows(served.root)
+    direct = load_model(served.root / "outputs/iris/train/model")
+    expected = direct.predict(rows).tolist()
+    proba = direct.predict_proba(rows)
+    columnar = {
+        "id": "columnar-1",
+        "inputs": [
+            {"name": c, "shape": [len(rows)], "datatype": "FP64", "data": rows[c].tolist()}
+            for c in FEATURES
+        ],
+        "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+    }
+    answer = _infer(served, columnar)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["model_name"], body["model_version"], body["id"]) == (
+        MODEL,
+        "v0.1.0",
+        "columnar-1",
+    )
+    predict, probabilities = body["outputs"]
+    assert predict == {
+        "name": "predict",
+        "shape": [len(rows)],
+        "datatype": "BYTES",
+        "data": expected,
+    }
+    assert probabilities["shape"] == [len(rows), 3]
+    assert probabilities["data"] == pytest.approx(proba.ravel().tolist())
+    matrix = {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [len(rows), 4],
+                "datatype": "FP32",
+                "data": rows.to_numpy().tolist(),
+            }
+        ]
+    }
+    answer = _infer(served, matrix, "/versions/v0.1.0")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == expected
+
+
+def _column(name: str, data: list[Any], datatype: str = "FP64") -> dict[str, Any]:
+    return {"name": name, "shape": [len(data)], "datatype": datatype, "data": data}
+
+
+def _good(**change: list[Any]) -> list[dict[str, Any]]:
+    return [_column(c, change.get(c, [5.0])) for c in FEATURES]
+
+
+# Every bad request of the issue, through the real server: 400, `{"error": ...}`, the column.
+BAD_REQUESTS: list[tuple[str, Any, str]] = [
+    ("missing feature", {"inputs": _good()[:3]}, "missing input 'petal_width_cm'"),
+    ("unknown feature", {"inputs": [*_good(), _column("colour", [1.0])]}, "unknown input 'colour'"),
+    (
+        "wrong datatype",
+        {"inputs": [_column("sepal_length_cm", ["5"], "BYTES"), *_good()[1:]]},
+        "input 'sepal_length_cm': datatype BYTES",
+    ),
+    (
+        "wrong shape",
+        {"inputs": [{**_column("sepal_length_cm", [5.0]), "shape": [2]}, *_good()[1:]]},
+        "input 'sepal_length_cm': shape [2] does not match its 1 values",
+    ),
+    (
+        "2-D input of the wrong width",
+        {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
+        "input 'x': shape [1, 3] must be [rows, 4] for one 2-D input (columns sepal_length_cm",
+    ),
+    (
+        "string for a number",
+        {"inputs": _good(petal_length_cm=["long"])},
+        "input 'petal_length_cm': value 'long' at index 0 is not a number",
+    ),
+    (
+        "NaN",
+        {"inputs": _good(petal_width_cm=[None])},
+        "input 'petal_width_cm': missing value (null or NaN) at index 0",
+    ),
+    ("empty batch", {"inputs": [_column(c, []) for c in FEATURES]}, "empty batch"),
+    ("malformed JSON", b'{"inputs": [{"name": "sepal_length_cm",', "malformed JSON"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "message"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS]
+)
+def test_bad_requests_get_400_naming_the_column(
+    served: Served, case: str, body: Any, message: str
+) -> None:
+    url = f"{served.url}/v2/models/{MODEL}/infer"
+    if isinstance(body, bytes):
+        response = httpx.post(url, content=body, timeout=30)
+    else:
+        response = httpx.post(url, json=body, timeout=30)
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"error"}
+    assert message in response.json()["error"]
+    assert "Traceback" not in served.log.read_text()
+
+
+def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path: Path) -> None:
+    rows = _rows(served.root)
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    out = tmp_path / "scored.parquet"
+    result = served.sh(
+        "mlops",
+        "predict",
+        "--env",
+        "staging",
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        cwd=served.root,
+    )
+    assert result.stdout == f"predicted {len(rows)} rows with {MODEL} v0.1.0 -> {out}\n"
+    model = runner.load_model("staging", project=served.root)
+    assert model.version == "v0.1.0"
+    expected = model.predict(rows).tolist()
+    assert pd.read_parquet(out)["prediction"].tolist() == expected
+    rows.drop(columns=["sepal_width_cm"]).to_csv(source, index=False)
+    bad = served.sh(
+        "mlops",
+        "predict",
+        "--env",
+        "staging",
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        cwd=served.root,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith(f"error: {source}: missing column 'sepal_width_cm'")
+
+
+def test_deploys_while_serving_fail_no_request(served: Served) -> None:
+    """Two more versions go out while a client loops: no request fails, and each answer
+    names a version that was deployed; a tampered version is refused."""
+    body = {"inputs": _good()}
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    r = client.post(f"{served.url}/v2/models/{MODEL}/infer", json=body)
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if r.status_code != 200:
+                    failures.append(r.text)
+                    continue
+                versions.append(r.json()["model_version"])
+                served.answered.add(r.json()["id"])
+
+    client = threading.Thread(target=loop)
+    client.start()
+    try:
+        for _ in range(2):
+            served.sh("git", "commit", "--quiet", "--allow-empty", "-m", "again", cwd=served.root)
+            served.sh("mlops", "register", "iris", cwd=served.root)
+            served.sh("mlops", "deploy", "--env", "staging", cwd=served.root)
+        deadline = time.monotonic() + 60
+        while (not versions or versions[-1] != "v0.1.2") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _tamper_and_check_refused(served)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        client.join()
+    assert failures == []
+    assert versions[0] == "v0.1.0" and versions[-1] == "v0.1.2"
+    assert set(versions) <= {"v0.1.0", "v0.1.1", "v0.1.2"}
+    ordered = [v for i, v in enumerate(versions) if i == 0 or versions[i - 1] != v]
+    assert ordered == sorted(ordered)  # never back to an older version
+    meta = httpx.get(f"{served.url}/v2/models/{MODEL}").json()
+    assert meta["versions"] == ["v0.1.2"]
+
+
+def _tamper_and_check_refused(served: Served) -> None:
+    """Point staging at a copy of v0.1.2 whose meta.json was altered: refused, v0.1.2 serves."""
+    folder = served.root / ".mlops/deploy/staging" / MODEL
+    good = (folder / "current.json").read_text()
+    bad = folder / "versions/v9.9.9"
+    shutil.copytree(folder / "versions/v0.1.2", bad)
+    (bad / "meta.json").write_text((bad / "meta.json").read_text() + " ")
+    pointer = json.loads(good) | {"version": "v9.9.9"}
+    (folder / "current.json").write_text(json.dumps(pointer))
+    deadline = time.monotonic() + 30
+    while "refused iris-classifier v9.9.9" not in served.log.read_text():
+        assert time.monotonic() < deadline, served.log.read_text()
+        time.sleep(0.05)
+    assert httpx.get(f"{served.url}/v2/models/{MODEL}").json()["versions"] == ["v0.1.2"]
+    (folder / "current.json").write_text(good)
+
+
+def test_metrics_then_shutdown_leaves_every_answer_in_the_log(served: Served) -> None:
+    metrics = httpx.get(f"{served.url}/metrics").text
+    assert 'mlops_serve_model_info{model="iris-classifier",version="v0.1.2"} 1.0' in metrics
+    assert "mlops_serve_load_failures 1.0" in metrics
+    assert "mlops_serve_prediction_log_dropped 0.0" in metrics
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=60) == 0
+    logged = pd.read_parquet(served.root / ".mlops/predictions/staging")
+    assert served.answered
+    assert served.answered <= set(logged["request_id"])
+    assert set(logged["version"]) <= {"v0.1.0", "v0.1.1", "v0.1.2"}
+    first = logged[logged["request_id"] == "columnar-1"].sort_values("row")
+    assert json.loads(first["inputs"].iloc[0]).keys() == set(FEATURES)
+    assert "predict" in json.loads(first["outputs"].iloc[0])
