@@ -8,6 +8,7 @@ loops, and the prediction log must hold every answered request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import signal
@@ -336,3 +337,96 @@ def test_metrics_then_shutdown_leaves_every_answer_in_the_log(served: Served) ->
     first = logged[logged["request_id"] == "columnar-1"].sort_values("row")
     assert json.loads(first["inputs"].iloc[0]).keys() == set(FEATURES)
     assert "predict" in json.loads(first["outputs"].iloc[0])
+
+
+def test_limits_token_and_routes_in_process(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same app in this process (httpx's ASGI transport): body and batch limits, the
+    bearer token, and JSON errors for unknown routes and methods."""
+    from runner.serve.app import Server
+    from runner.serve.settings import TOKEN_VAR, ServeSettings
+
+    monkeypatch.setenv(TOKEN_VAR, "s3cret")
+    settings = ServeSettings(
+        model=MODEL,
+        target=None,
+        model_dir=str(served.root / "outputs/iris/train/model"),
+        max_batch=2,
+        max_body_bytes=2000,
+    )
+    server = Server(settings)
+    server.holder.load_initial()
+    auth = {"Authorization": "Bearer s3cret"}
+    infer = f"/v2/models/{MODEL}/infer"
+    three = {"inputs": [_column(c, [5.0, 5.0, 5.0]) for c in FEATURES]}
+
+    async def session() -> dict[str, httpx.Response]:
+        transport = httpx.ASGITransport(app=server.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return {
+                "ready": await client.get("/v2/health/ready"),
+                "no token": await client.post(infer, json={"inputs": _good()}),
+                "ok": await client.post(infer, json={"inputs": _good()}, headers=auth),
+                "over": await client.post(infer, json=three, headers=auth),
+                "big": await client.post(infer, content=b" " * 3000, headers=auth),
+                "route": await client.get("/v1/models", headers=auth),
+                "method": await client.get(infer, headers=auth),
+                "version": await client.get(f"/v2/models/{MODEL}/versions/v9/ready", headers=auth),
+            }
+
+    got = asyncio.run(session())
+    assert got["ready"].status_code == 200  # probes need no token
+    assert (got["no token"].status_code, got["no token"].json()) == (
+        401,
+        {"error": "missing or wrong bearer token"},
+    )
+    assert got["ok"].status_code == 200 and got["ok"].json()["model_version"] == "local"
+    assert (got["over"].status_code, got["over"].json()) == (
+        400,
+        {"error": "batch of 3 rows is over the limit of 2"},
+    )
+    assert (got["big"].status_code, got["big"].json()) == (
+        413,
+        {"error": "request body over the limit of 2000 bytes"},
+    )
+    assert (got["route"].status_code, got["route"].json()) == (
+        404,
+        {"error": "no route /v1/models"},
+    )
+    assert got["method"].status_code == 405
+    assert got["version"].json() == {
+        "error": f"version 'v9' of '{MODEL}' is not served (serving local)"
+    }
+
+
+def test_workers_serve_a_model_folder(served: Served, tmp_path: Path) -> None:
+    """`--workers 2` with `--model-dir`: both workers answer; a stop exits 0."""
+    port = unused_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "workers.log"
+    folder = served.root / "outputs/iris/train/model"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "runner", "serve", "--model-dir", str(folder)),
+                *("--model", MODEL, "--port", str(port), "--workers", "2"),
+            ],
+            cwd=tmp_path,
+            env=served.sh.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(url, proc, log)
+        with httpx.Client(timeout=30) as client:
+            for _ in range(20):
+                answer = client.post(f"{url}/v2/models/{MODEL}/infer", json={"inputs": _good()})
+                assert answer.status_code == 200, answer.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "(workers: 2)" in log.read_text()
