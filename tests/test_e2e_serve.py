@@ -243,6 +243,9 @@ def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path
     assert model.version == "v0.1.0"
     expected = model.predict(rows).tolist()
     assert pd.read_parquet(out)["prediction"].tolist() == expected
+    registered = runner.load_model(model=MODEL, version="v0.1.0", project=served.root)
+    assert (registered.version, registered.digest) == ("v0.1.0", model.digest)
+    assert registered.predict(rows).tolist() == expected
     rows.drop(columns=["sepal_width_cm"]).to_csv(source, index=False)
     bad = served.sh(
         "mlops",
@@ -430,3 +433,44 @@ def test_workers_serve_a_model_folder(served: Served, tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert "(workers: 2)" in log.read_text()
+
+
+def test_serving_from_an_s3_target_follows_its_pointer(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the Kubernetes pods do (`--target-url s3://...`): load the pointer's version from
+    a real (moto) S3 server, digest checked, and swap when the pointer moves."""
+    from runner.config.targets import S3TargetConfig
+    from runner.deploy.targets import open_target
+    from runner.deploy.targets.base import Pointer
+    from runner.fsutil import manifest, manifest_digest
+    from runner.serve.holder import ModelHolder
+    from runner.serve.settings import ServeSettings
+    from s3server import CREDENTIALS, moto_server
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    versions = served.root / ".mlops/deploy/staging" / MODEL / "versions"
+    with moto_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
+        config = S3TargetConfig(kind="s3", url="s3://models/iris", endpoint_url=endpoint)
+        target = open_target(config, served.root)
+        previous = None
+        pointers = []
+        for version in ("v0.1.0", "v0.1.1"):
+            files = manifest(versions / version)
+            target.upload(MODEL, version, versions / version, files)
+            pointers.append(Pointer(model=MODEL, version=version, digest=manifest_digest(files)))
+        target.switch(MODEL, previous, pointers[0])
+        holder = ModelHolder(ServeSettings(model=MODEL, target=config))
+        assert holder.load_initial().version == "v0.1.0"
+        assert holder.check_once() is False  # the pointer did not move
+        target.switch(MODEL, pointers[0], pointers[1])
+        assert holder.check_once() is True
+        assert holder.model is not None and holder.model.version == "v0.1.1"
+        rows = _rows(served.root)
+        direct = load_model(served.root / "outputs/iris/train/model")
+        assert holder.model.predict(rows).tolist() == direct.predict(rows).tolist()

@@ -26,6 +26,7 @@ def run(
     no_predictions: bool,
     project_dir: str | None,
 ) -> int:
+    _require_extra()
     settings, where, port, workers = _settings(
         env=env,
         model_dir=model_dir,
@@ -72,6 +73,20 @@ def run(
         signal.signal(signal.SIGTERM, previous)
     sys.stdout.write("stopped\n")
     return 0
+
+
+def _require_extra() -> None:
+    """A usage error naming the extra when the server stack is not installed."""
+    import importlib.util
+
+    missing = [
+        m for m in ("uvicorn", "starlette", "prometheus_client") if not importlib.util.find_spec(m)
+    ]
+    if missing:
+        raise UsageError(
+            f"mlops serve needs {', '.join(missing)}, which are not installed",
+            "pip install 'mlops-runner[serve]'",
+        )
 
 
 def _settings(
