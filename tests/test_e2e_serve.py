@@ -1,9 +1,9 @@
 """End to end: `mlops serve` as a real process against a deployed copy of the example.
 
-One server per module (the trained template, v0.1.0 registered and deployed to
-staging's folder). The tests send V2 requests with httpx and compare the answers
-with the model loaded directly; then two more versions are deployed while a client
-loops, and the prediction log must hold every answered request.
+One server per module, with two worker processes (the trained template, v0.1.0
+registered and deployed to staging's folder). The tests send V2 requests with httpx and
+compare the answers with the model loaded directly; then two more versions are deployed
+while a client loops, and the prediction log must hold every answered request.
 """
 
 from __future__ import annotations
@@ -78,7 +78,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> 
     log = root.parent / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "serve", "--env", "staging", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "runner", "serve", "--env", "staging"),
+                *("--port", str(port), "--workers", "2"),
+            ],
             cwd=root,
             env=sh.env,
             stdout=out,
@@ -333,6 +336,7 @@ def test_metrics_then_shutdown_leaves_every_answer_in_the_log(served: Served) ->
     assert "mlops_serve_prediction_log_dropped 0.0" in metrics
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=60) == 0
+    assert "(workers: 2" in served.log.read_text()
     logged = pd.read_parquet(served.root / ".mlops/predictions/staging")
     assert served.answered
     assert served.answered <= set(logged["request_id"])
@@ -401,38 +405,6 @@ def test_limits_token_and_routes_in_process(
     assert got["version"].json() == {
         "error": f"version 'v9' of '{MODEL}' is not served (serving local)"
     }
-
-
-def test_workers_serve_a_model_folder(served: Served, tmp_path: Path) -> None:
-    """`--workers 2` with `--model-dir`: both workers answer; a stop exits 0."""
-    port = unused_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "workers.log"
-    folder = served.root / "outputs/iris/train/model"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "runner", "serve", "--model-dir", str(folder)),
-                *("--model", MODEL, "--port", str(port), "--workers", "2"),
-            ],
-            cwd=tmp_path,
-            env=served.sh.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(url, proc, log)
-        with httpx.Client(timeout=30) as client:
-            for _ in range(20):
-                answer = client.post(f"{url}/v2/models/{MODEL}/infer", json={"inputs": _good()})
-                assert answer.status_code == 200, answer.text
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, log.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "(workers: 2)" in log.read_text()
 
 
 def test_serving_from_an_s3_target_follows_its_pointer(
