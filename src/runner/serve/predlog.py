@@ -9,6 +9,7 @@ renamed when closed, so a reader (`pandas.read_parquet(folder)`) only sees whole
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import random
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("mlops.serve")
 
 FLUSH_SECONDS = 0.5  # how long a record may wait in memory before its row group is written
 
@@ -111,10 +114,15 @@ class PredictionLog:
             except queue.Empty:
                 pass
             if stop or time.monotonic() >= deadline or len(pending) >= 1000:
-                if pending:
-                    self._write(pending)
-                    pending = []
-                self._maybe_roll(force=stop)
+                try:
+                    if pending:
+                        self._write(pending)
+                    self._maybe_roll(force=stop)
+                except OSError as exc:  # a full or read-only disk: count, tell, go on
+                    self.dropped += len(pending)
+                    self._writer, self._path = None, None
+                    log.error("prediction log: cannot write to %s: %s", self.folder, exc)
+                pending = []
                 deadline = time.monotonic() + FLUSH_SECONDS
 
     def _write(self, records: list[Record]) -> None:
