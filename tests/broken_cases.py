@@ -110,6 +110,27 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "{path: x}",
         "mlops.yaml:11:3: error: environments.staging: missing required key 'kind'",
     ),
+    (
+        "serve-kubernetes-needs-s3",
+        M,
+        "{kind: directory, path: .mlops/deploy/staging}",
+        "{kind: directory, path: .mlops/deploy/staging}\n    serve: {kubernetes: {image: ghcr.io/acme/mlops:1}}",
+        "mlops.yaml:12:5: error: environments.staging: serve.kubernetes needs an s3 target: pods read the model from the bucket",
+    ),
+    (
+        "serve-port",
+        M,
+        "{kind: directory, path: .mlops/deploy/staging}",
+        "{kind: directory, path: .mlops/deploy/staging}\n    serve: {port: 0}",
+        "mlops.yaml:13:19: error: environments.staging.serve.port: must be at least 1, got 0",
+    ),
+    (
+        "serve-unknown-key",
+        M,
+        "{kind: directory, path: .mlops/deploy/staging}",
+        "{kind: directory, path: .mlops/deploy/staging}\n    serve: {predictions: {sampel: 0.1}}",
+        "mlops.yaml:13:27: error: environments.staging.serve.predictions.sampel: unknown key 'sampel' (did you mean 'sample'?)",
+    ),
     # ---- pipelines/iris.yaml: schema
     (
         "unknown-key-did-you-mean",

@@ -9,7 +9,22 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("dvc", "pandas", "sklearn", "numpy", "scipy", "skops", "pyarrow", "boto3", "botocore")
+HEAVY = (
+    "dvc",
+    "pandas",
+    "sklearn",
+    "numpy",
+    "scipy",
+    "skops",
+    "pyarrow",
+    "boto3",
+    "botocore",
+    "uvicorn",
+    "starlette",
+    "prometheus_client",
+    "httpx",
+    "anyio",
+)
 
 _PROBE = """
 import json, sys

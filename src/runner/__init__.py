@@ -2,4 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    # `runner.load_model` is imported on first use: `mlops --version` imports this
+    # package and must not pay for pandas and scikit-learn.
+    if name == "load_model":
+        import importlib
+
+        return importlib.import_module("runner.serve.api").load_model
+    raise AttributeError(f"module 'runner' has no attribute {name!r}")

@@ -29,6 +29,19 @@ COMPILE_JOURNAL = f"{MLOPS_DIR}/compile.journal"
 # Held (flock) by `mlops run` while DVC reproduces; compile does not rewrite files under it.
 RUN_LOCK = f"{MLOPS_DIR}/run.lock"
 
+# What `mlops compile` writes for Kubernetes (one folder per served environment) and
+# where `mlops serve` logs predictions unless told otherwise.
+KUBERNETES_DIR = "deploy/kubernetes"
+
+
+def kubernetes_file(env: str) -> str:
+    return f"{KUBERNETES_DIR}/{env}/serve.yaml"
+
+
+def predictions_dir(env: str) -> str:
+    return f"{MLOPS_DIR}/predictions/{env}"
+
+
 # What the stages write (DVC outputs).
 OUTPUT_ROOT = "outputs"
 

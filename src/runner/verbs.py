@@ -198,6 +198,76 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="MODEL@VERSION", help="the version, e.g. iris-classifier@v0.1.0")
 
 
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", metavar="ENV", help="serve what this environment's target points at")
+    p.add_argument(
+        "--model-dir", metavar="PATH", help="serve a model folder instead (model.skops, meta.json)"
+    )
+    p.add_argument(
+        "--target-url",
+        metavar="URL",
+        help="serve from a target without a project: s3://bucket/prefix or a folder "
+        "(as the Kubernetes manifests do; needs --model)",
+    )
+    p.add_argument(
+        "--endpoint-url", metavar="URL", help="S3-compatible endpoint for --target-url s3://..."
+    )
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model (default: the one deployments.yaml names for ENV; the folder's name)",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine)"
+    )
+    p.add_argument("--port", type=int, metavar="N", help="port (default: serve.port, else 8080)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: serve.workers, else 1)",
+    )
+    p.add_argument(
+        "--predictions",
+        metavar="DIR",
+        help="folder of the prediction log (default: serve.predictions.path, else "
+        ".mlops/predictions/ENV; none for --model-dir and --target-url)",
+    )
+    p.add_argument("--no-predictions", action="store_true", help="do not write the prediction log")
+    p.add_argument(
+        "--project",
+        dest="project_dir",
+        metavar="DIR",
+        help="project folder for --env (default: the nearest folder upwards with mlops.yaml)",
+    )
+
+
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", metavar="ENV", help="use what this environment's target points at")
+    p.add_argument("--model-dir", metavar="PATH", help="use a model folder instead")
+    p.add_argument(
+        "--model", metavar="NAME", help="the model (default: the one deployments.yaml names)"
+    )
+    p.add_argument(
+        "--input", required=True, metavar="FILE", help="the rows to score (.csv or .parquet)"
+    )
+    p.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="where to write the rows with a `prediction` column (.csv or .parquet)",
+    )
+    p.add_argument(
+        "--proba", action="store_true", help="also write proba_<class> columns (classifiers)"
+    )
+    p.add_argument(
+        "--project",
+        dest="project_dir",
+        metavar="DIR",
+        help="project folder for --env (default: the nearest folder upwards with mlops.yaml)",
+    )
+
+
 VERBS: tuple[Verb, ...] = (
     Verb(
         "init",
@@ -338,6 +408,38 @@ VERBS: tuple[Verb, ...] = (
         "safe to rerun after a crash; concurrent deploys queue on the target's lock.",
         ("mlops deploy", "mlops deploy --env staging --stage-tags"),
         _deploy_args,
+    ),
+    Verb(
+        "serve",
+        "answer Open Inference Protocol (V2) HTTP requests with an environment's model",
+        "Serve the version the environment's target points at over HTTP (the V2 REST API of "
+        "KServe, MLServer and Triton), on 127.0.0.1 unless --host says otherwise. The model is "
+        "verified (sha256) and loaded with skops, never pickle. When `mlops deploy` moves the "
+        "pointer, the new version is loaded in the background and swapped in without a failed "
+        "request. Answers go to a parquet prediction log; metrics at /metrics. Needs the "
+        "`serve` extra: pip install 'mlops-runner[serve]'.",
+        (
+            "mlops serve --env staging",
+            "mlops serve --env production --host 0.0.0.0 --port 8080 --workers 4",
+            "mlops serve --model-dir outputs/iris/train/model --port 9000",
+        ),
+        _serve_args,
+        project=False,
+        formats=(),
+    ),
+    Verb(
+        "predict",
+        "score a CSV or parquet file with an environment's model",
+        "Load the model the environment serves (verified, as `mlops serve` does), check the "
+        "input file's columns like a request, and write it back with a `prediction` column.",
+        (
+            "mlops predict --env staging --input new.csv --output scored.csv",
+            "mlops predict --model-dir outputs/iris/train/model --input x.parquet "
+            "--output y.parquet --proba",
+        ),
+        _predict_args,
+        project=False,
+        formats=(),
     ),
     Verb(
         "status",

@@ -24,6 +24,7 @@ from runner.compile.dvcfiles import (
     params_digest,
 )
 from runner.compile.gitignore import merged
+from runner.compile.kubernetes import compile_kubernetes
 from runner.compile.workflows import compile_workflows
 from runner.compile.yamlout import dump
 from runner.config.load import Workspace
@@ -50,7 +51,7 @@ def compile_project(ws: Workspace) -> list[tuple[str, str]]:
     Pure but for one input: the team's own lines of the root `.gitignore`, which
     are kept around the generated block.
     """
-    files = compile_dvc(ws) + compile_workflows(ws)
+    files = compile_dvc(ws) + compile_workflows(ws) + compile_kubernetes(ws)
     try:
         current = (ws.root / GITIGNORE).read_text("utf-8")
     except (FileNotFoundError, UnicodeDecodeError):

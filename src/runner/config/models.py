@@ -69,6 +69,69 @@ class Storage(Strict):
     remotes: dict[str, Remote] = Field(min_length=1)
 
 
+Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+
+
+class Autoscaling(Strict):
+    """HorizontalPodAutoscaler bounds: replicas follow the average CPU use."""
+
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    max_replicas: int = Field(default=4, ge=1, le=1000)
+    cpu_percent: int = Field(default=70, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is greater than "
+                f"max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+class Resources(Strict):
+    """CPU and memory each pod requests (and is limited to)."""
+
+    cpu: Quantity = "500m"
+    memory: Quantity = "512Mi"
+
+
+class Kubernetes(Strict):
+    """Manifests `mlops compile` writes for the environment (needs an S3 target)."""
+
+    image: str = Field(pattern=r"^[a-z0-9][A-Za-z0-9._/:@-]*$")
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    replicas: int = Field(default=2, ge=1, le=1000)
+    autoscaling: Autoscaling | None = None
+    resources: Resources = Field(default_factory=Resources)
+    # A Secret holding the bearer token under the key `token`; none: no token.
+    token_secret: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+class PredictionLogSettings(Strict):
+    """Where and how the server records what it answers (parquet files)."""
+
+    enabled: bool = True
+    # A folder; default: .mlops/predictions/<env> in the project (relative to its root).
+    path: str | None = Field(default=None, min_length=1)
+    sample: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+    queue: int = Field(default=10000, ge=1, le=10_000_000)
+    roll_mb: float = Field(default=64, gt=0, le=4096, allow_inf_nan=False)
+    roll_seconds: float = Field(default=3600, gt=0, le=86400 * 7, allow_inf_nan=False)
+
+
+class Serve(Strict):
+    """How `mlops serve --env ENV` serves the environment's model."""
+
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_batch: int = Field(default=10000, ge=1, le=10_000_000)
+    max_body_mb: float = Field(default=16, gt=0, le=1024, allow_inf_nan=False)
+    poll_seconds: float = Field(default=5, gt=0, le=3600, allow_inf_nan=False)
+    predictions: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
+    kubernetes: Kubernetes | None = None
+
+
 class Environment(Strict):
     """A deployment target; the order of `environments:` is the promotion order."""
 
@@ -76,6 +139,15 @@ class Environment(Strict):
     requires: str | None = None
     approval: bool = False
     description: str | None = None
+    serve: Serve | None = None
+
+    @model_validator(mode="after")
+    def _pods_read_s3(self) -> Environment:
+        if self.serve and self.serve.kubernetes and self.target.kind != "s3":
+            raise ValueError(
+                "serve.kubernetes needs an s3 target: pods read the model from the bucket"
+            )
+        return self
 
 
 class CISettings(Strict):
