@@ -254,3 +254,42 @@ def test_a_param_changed_during_a_step_fails_it(
         "stage iris:train: params.yaml changed while it ran: iris.train.n_estimators was "
         "100 when it started and is 5 now"
     )
+
+
+def test_compile_waits_for_a_plain_dvc_command(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `dvc repro` run by hand holds DVC's own repository lock, not ours.
+    assert main(["compile"]) == 0
+    source = example / "pipelines/iris.yaml"
+    source.write_text(source.read_text().replace("max_depth: 5", "max_depth: 7"))
+    (example / ".dvc/tmp").mkdir(parents=True, exist_ok=True)
+    before = snapshot(example)
+    capsys.readouterr()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from dvc.lock import make_lock\n"
+            "lock = make_lock('.dvc/tmp/lock', tmp_dir='.dvc/tmp')\n"
+            "lock.lock()\n"
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        cwd=example,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert main(["compile"]) == 2
+        assert capsys.readouterr().err.startswith(
+            "error: a DVC command (e.g. `dvc repro`) is running in this project"
+        )
+        after = snapshot(example)
+        assert {k: v for k, v in after.items() if not k.startswith(".dvc/tmp/")} == {
+            k: v for k, v in before.items() if not k.startswith(".dvc/tmp/")
+        }
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["compile"]) == 0

@@ -18,6 +18,8 @@ ROOT_DVC_LOCK = "dvc.lock"
 PARAMS_FILE = "params.yaml"
 GITIGNORE = ".gitignore"
 DVC_CONFIG = ".dvc/config"
+# DVC's repository lock (zc.lockfile, an flock): held while `dvc repro` and friends run.
+DVC_REPO_LOCK = ".dvc/tmp/lock"
 WORKFLOW_DIR = ".github/workflows"
 
 # The tool's own folder: editor schemas, the last run's summary, local deploy targets.

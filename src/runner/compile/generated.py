@@ -32,6 +32,7 @@ from runner.errors import UsageError
 from runner.fsutil import is_locked, recover, stray_temps, write_journaled
 from runner.layout import (
     COMPILE_JOURNAL,
+    DVC_REPO_LOCK,
     GITIGNORE,
     PARAMS_FILE,
     PIPELINES_DIR,
@@ -178,6 +179,12 @@ def check_writable(ws: Workspace, pending: list[FileChange], *, force: bool) -> 
             "`mlops run` is running in this project: compile would change the files its "
             f"stages read ({RUN_LOCK} is held)",
             "wait for the run to finish, then run `mlops compile`",
+        )
+    if pending and is_locked(ws.root / DVC_REPO_LOCK):
+        raise UsageError(
+            "a DVC command (e.g. `dvc repro`) is running in this project: compile would change "
+            f"the files its stages read ({DVC_REPO_LOCK} is held)",
+            "wait for it to finish, then run `mlops compile`",
         )
 
 
