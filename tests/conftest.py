@@ -82,13 +82,16 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
     return check
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real console entry point in a subprocess (`python -m runner`)."""
     return subprocess.run(
         [sys.executable, "-m", "runner", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
+        env=env,
         check=False,
     )
 

@@ -115,6 +115,15 @@ def test_a_yaml_edit_is_not_a_dvc_change(example: Path) -> None:
     }
 
 
+def _holding(cwd: Path, code: str) -> subprocess.Popen[str]:
+    """Another process that runs `code` (which takes a lock, then prints 'held'), once it holds."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\n" + code], cwd=cwd, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
 def test_compile_waits_for_no_run(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile"]) == 0
     source = example / "pipelines/iris.yaml"
@@ -122,20 +131,13 @@ def test_compile_waits_for_no_run(example: Path, capsys: pytest.CaptureFixture[s
     before = snapshot(example)
     capsys.readouterr()
     # `mlops run` holds this lock while DVC runs the stages, from another process.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from runner.fsutil import hold_lock\n"
-            "with hold_lock(Path('.mlops/run.lock')):\n"
-            "    print('held', flush=True); time.sleep(60)",
-        ],
-        cwd=example,
-        stdout=subprocess.PIPE,
-        text=True,
+    holder = _holding(
+        example,
+        "from pathlib import Path; from runner.fsutil import hold_lock\n"
+        "with hold_lock(Path('.mlops/run.lock')):\n"
+        "    print('held', flush=True); time.sleep(60)",
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         assert main(["compile"]) == 2
         assert capsys.readouterr().err.startswith(
             "error: `mlops run` is running in this project: compile would change the files"
@@ -266,21 +268,14 @@ def test_compile_waits_for_a_plain_dvc_command(
     (example / ".dvc/tmp").mkdir(parents=True, exist_ok=True)
     before = snapshot(example)
     capsys.readouterr()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from dvc.lock import make_lock\n"
-            "lock = make_lock('.dvc/tmp/lock', tmp_dir='.dvc/tmp')\n"
-            "lock.lock()\n"
-            "print('held', flush=True); time.sleep(60)",
-        ],
-        cwd=example,
-        stdout=subprocess.PIPE,
-        text=True,
+    holder = _holding(
+        example,
+        "from dvc.lock import make_lock\n"
+        "lock = make_lock('.dvc/tmp/lock', tmp_dir='.dvc/tmp')\n"
+        "lock.lock()\n"
+        "print('held', flush=True); time.sleep(60)",
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         assert main(["compile"]) == 2
         assert capsys.readouterr().err.startswith(
             "error: a DVC command (e.g. `dvc repro`) is running in this project"

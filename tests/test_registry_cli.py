@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import yaml
 from runner.commands.init import example_files
 from runner.verbs import VERBS
 
-from conftest import Sh, build_tree, copy_template
+from conftest import Sh, build_tree, copy_template, run_cli
 
 MODEL = "iris-classifier"
 
@@ -34,14 +33,7 @@ def git(root: Path, *args: str, input: str | None = None) -> str:
 def mlops(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    return run_cli(*args, cwd=root, env=env)
 
 
 def craft_version(root: Path, version: str, at: str = "HEAD", passed: bool = True) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from runner.registry.record import (
     serialise,
 )
 
-from conftest import build_tree
+from conftest import build_tree, run_cli
 
 MODEL = "iris-classifier"
 
@@ -355,14 +354,7 @@ def test_a_bad_record_is_refused_without_a_traceback(repo: Path) -> None:
 def _mlops(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    return run_cli(*args, cwd=root, env=env)
 
 
 # ------------------------------------------------------------------ git from hooks and worktrees
