@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from runner.errors import Problem
 
 FORMATS = ("text", "json", "github")
+# Control characters from the user's input (a name ending in a newline) would
+# break the one-line message apart; show them escaped, as Python's repr does.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def render(problems: Sequence[Problem], fmt: str, *, severity: str = "error") -> str:
@@ -29,7 +37,8 @@ def _where(p: Problem) -> str:
 
 def _text(p: Problem, severity: str) -> str:
     where = _where(p)
-    out = f"{where}: {severity}: {p.message}\n" if where else f"{severity}: {p.message}\n"
+    message = _one_line(p.message)
+    out = f"{where}: {severity}: {message}\n" if where else f"{severity}: {message}\n"
     if p.source is not None and p.line:
         number = str(p.line)
         out += f"  {number} | {p.source.rstrip()}\n"

@@ -52,7 +52,7 @@ class Version:
 
 def parse(version: str) -> tuple[int, int, int]:
     """(major, minor, patch) of `vX.Y.Z`; UsageError for anything else."""
-    match = SEMVER.match(version)
+    match = SEMVER.fullmatch(version)
     if not match:
         raise UsageError(f"'{version}' is not a version", "versions look like v1.2.3")
     return (int(match[1]), int(match[2]), int(match[3]))
@@ -61,7 +61,7 @@ def parse(version: str) -> tuple[int, int, int]:
 def parse_tag(tag: str) -> tuple[str, str] | None:
     """(model, version) of a version tag name `<model>@vX.Y.Z`, or None."""
     model, sep, version = tag.rpartition("@")
-    if not sep or not model or not SEMVER.match(version):
+    if not sep or not model or not SEMVER.fullmatch(version):
         return None
     return model, version
 

@@ -64,7 +64,7 @@ def check_deployments(ws: Workspace) -> list[Problem]:
                         prefer_key=True,
                     )
                 )
-            if version != "latest" and not VERSION.match(version):
+            if version != "latest" and not VERSION.fullmatch(version):
                 out.append(
                     doc.problem(
                         (env, model),

@@ -123,7 +123,7 @@ def _direction_conflicts(pfile: PipelineFile) -> list[Problem]:
 
 
 def _looks_like_ref(value: str, main_branch: str) -> bool:
-    if not _REF_CHARS.match(value) or ".." in value or value.endswith((".", "/", ".lock")):
+    if not _REF_CHARS.fullmatch(value) or ".." in value or value.endswith((".", "/", ".lock")):
         return False
     return (
         value in (main_branch, "HEAD")

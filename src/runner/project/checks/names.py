@@ -20,7 +20,7 @@ def name_problem(value: str) -> str | None:
     """Why `value` is not a safe name, or None."""
     if len(value) > NAME_MAX:
         return f"is longer than {NAME_MAX} characters"
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
         return "is not a safe name"
     return None
 

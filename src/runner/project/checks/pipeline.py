@@ -87,7 +87,7 @@ def _check_param_keys(doc: Document, params: Any, loc: Loc) -> list[Problem]:
     out: list[Problem] = []
     if isinstance(params, dict):
         for key, value in params.items():
-            if not PARAM_KEY.match(key):
+            if not PARAM_KEY.fullmatch(key):
                 out.append(
                     doc.problem(
                         (*loc, key),

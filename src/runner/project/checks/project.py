@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +17,18 @@ def check_project(ws: Workspace) -> list[Problem]:
     doc, project = ws.project_doc, ws.project
     out = check_name(doc, ("project",), project.project, "project name", key=False)
     if project.storage is not None:
-        for name in project.storage.remotes:
+        for name, remote in project.storage.remotes.items():
             out += check_name(doc, ("storage", "remotes", name), name, "remote name")
+            why = _remote_url_problem(remote.url, remote.is_relative)
+            if why is not None:
+                out.append(
+                    doc.problem(
+                        ("storage", "remotes", name, "url"),
+                        f"storage.remotes.{name}.url: {why}",
+                        "write the remote's path or URL on its own (percent-encode a '#' "
+                        "as %23); .mlops/storage is the usual local remote",
+                    )
+                )
         default = project.storage.default
         if default not in project.storage.remotes:
             out.append(
@@ -46,6 +57,24 @@ def check_project(ws: Workspace) -> list[Problem]:
             )
     out += _check_requires_loops(doc, envs)
     return out
+
+
+def _remote_url_problem(url: str, relative: bool) -> str | None:
+    """Why `url` cannot be written into .dvc/config as one remote URL, or None.
+
+    DVC's config is INI: a newline would start new sections (say, a cache outside
+    the repository), a '#' or ';' starts a comment that silently cuts the URL, and
+    surrounding blanks are stripped, so " " would make the project root the remote.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return "a remote URL may not contain control characters (newline, tab, ...)"
+    if url != url.strip():
+        return f"remote URL {url!r} starts or ends with a blank"
+    if "#" in url or ";" in url:
+        return f"remote URL '{url}' contains '#' or ';', which DVC's config reads as a comment"
+    if relative and posixpath.normpath(url) == ".":
+        return f"remote URL '{url}' is the project folder itself"
+    return None
 
 
 def _check_requires_loops(doc: Document, envs: Mapping[str, Any]) -> list[Problem]:
