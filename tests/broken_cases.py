@@ -531,4 +531,26 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "{url: ./}",
         "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL './' is the project folder itself",
     ),
+    # ---- issue 11: inputs that used to end in an internal error (exit 3)
+    (
+        "bool-tag-maybe",
+        M,
+        "approval: true",
+        "approval: !!bool maybe",
+        "mlops.yaml:15:15: error: cannot read 'maybe' as bool",
+    ),
+    (
+        "nesting-500-deep",
+        P,
+        "description: Classify iris species",
+        "description: " + "{a: " * 500 + "1" + "}" * 500,
+        "pipelines/iris.yaml:2:270: error: values are nested more than 64 levels deep",
+    ),
+    (
+        "target-path-nul",
+        M,
+        "{kind: directory, path: .mlops/deploy/staging}",
+        '{kind: directory, path: ".mlops/de\\0ploy"}',
+        "mlops.yaml:12:37: error: environments.staging.target.path: the string '.mlops/de\\x00ploy' is not valid",
+    ),
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+import stat
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_BYTES = 1024 * 1024
+# Deeper nesting than any config file needs; far below the recursion limit.
+MAX_DEPTH = 64
 # What `read` raises on text that is not YAML.
 YAMLError = yaml.YAMLError
 T = TypeVar("T")
@@ -125,7 +128,21 @@ class _Fail(Exception):
 def load_file(path: Path, display: str) -> Document:
     """Read and parse one YAML config file; raise ConfigError on any problem."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO blocks or reads as empty, a device reads without end: refuse both.
+            raise ConfigError(
+                [
+                    Problem(
+                        display,
+                        None,
+                        None,
+                        f"not a regular file ({_file_kind(info.st_mode)})",
+                        f"replace {display} with a plain YAML file",
+                    )
+                ]
+            )
+        size = info.st_size
         if size > MAX_BYTES:
             raise ConfigError(
                 [
@@ -164,6 +181,18 @@ def load_file(path: Path, display: str) -> Document:
             ]
         ) from exc
     return parse(raw, display)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
 
 
 def read(text: str) -> Any:
@@ -375,6 +404,14 @@ class _Builder:
 
     def _node(self, event: yaml.Event, loc: Loc) -> Any:
         self._check_node_event(event)
+        if len(loc) > MAX_DEPTH:
+            # Deep nesting is never meant; refusing it keeps every recursive walk
+            # below (models, checks, diagnostics) far from Python's recursion limit.
+            raise self._fail(
+                event,
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                "flatten the value; config files nest a few levels at most",
+            )
         self.doc.values[loc] = Mark(*_position(event))
         if isinstance(event, yaml.ScalarEvent):
             return self._scalar(event)
@@ -437,6 +474,10 @@ class _Builder:
         except (yaml.YAMLError, ValueError) as exc:
             raise self._fail(
                 event, f"cannot read {event.value!r} as {short}: {exc}", "quote it or fix it"
+            ) from None
+        except (KeyError, TypeError, OverflowError):  # `!!bool maybe`: PyYAML's table lookup
+            raise self._fail(
+                event, f"cannot read {event.value!r} as {short}", "quote it or fix it"
             ) from None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runner.commands.output import write_json
 from runner.config.load import Workspace
-from runner.errors import CheckFailed
+from runner.errors import CheckFailed, UsageError
 from runner.fsutil import write_atomic
 from runner.gates import report as render
 from runner.gates.evaluate import default_base, gate_pipeline
@@ -26,13 +26,19 @@ def run(
     markdown_path: str | None,
     step_summary: bool,
 ) -> int:
+    outputs = (("--json", json_path, "gate.json"), ("--markdown", markdown_path, "gate.md"))
+    for option, path, example in outputs:
+        if path and Path(path).is_dir():  # refused before the gate runs, not after
+            raise UsageError(
+                f"{option} {path}: is a folder, not a file", f"name a file: {option} {example}"
+            )
     pfile = ws.pipeline(pipeline)
     base_ref = base if base is not None else default_base(ws)
     result = gate_pipeline(ws, pfile, baseline_spec=baseline, base_ref=base_ref)
     if json_path:
-        write_atomic(Path(json_path), json.dumps(render.as_json(result), indent=2) + "\n")
+        _write(json_path, "--json", json.dumps(render.as_json(result), indent=2) + "\n")
     if markdown_path:
-        write_atomic(Path(markdown_path), render.markdown(result))
+        _write(markdown_path, "--markdown", render.markdown(result))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary and summary_file:
         with open(summary_file, "a", encoding="utf-8") as fh:
@@ -53,3 +59,13 @@ def run(
             hint = "see the table above; fix the model or the data, not the rule"
         raise CheckFailed(f"gate failed for {pipeline}" + (f": {first}" if first else ""), hint)
     return 0
+
+
+def _write(path: str, option: str, text: str) -> None:
+    try:
+        write_atomic(Path(path), text)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"{option} {path}: cannot write it: {why}", f"name a writable file for {option}"
+        ) from exc

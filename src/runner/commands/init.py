@@ -30,7 +30,12 @@ def example_files() -> list[tuple[str, str]]:
 
 def run(*, directory: str, force: bool) -> int:
     root = Path(directory)
-    if root.exists() and not root.is_dir():
+    try:
+        exists = root.exists()
+    except (OSError, ValueError) as exc:  # a name over NAME_MAX, a NUL
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot use {directory[:80]!r}: {why}", "choose another DIR") from None
+    if exists and not root.is_dir():
         raise UsageError(f"{root} exists and is not a folder", "choose another DIR")
     files = [
         (rel, _merged_gitignore(root / rel, text) if rel == GITIGNORE else text)
@@ -44,7 +49,14 @@ def run(*, directory: str, force: bool) -> int:
             + (f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""),
             "run in an empty folder, or pass --force to overwrite the example files",
         )
-    write_all([(root / rel, text) for rel, text in files])
+    try:
+        write_all([(root / rel, text) for rel, text in files])
+    except (OSError, ValueError) as exc:  # /proc/x, a read-only disk, a name over NAME_MAX
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"cannot create the example project in {root}: {why}",
+            "choose a folder you can write to",
+        ) from None
     for note in _init_repositories(root.resolve()):
         sys.stdout.write(note + "\n")
     sys.stdout.write(

@@ -65,8 +65,16 @@ def project_root(project: str | None) -> Path:
     """The project folder from --project, or found upwards from the current folder."""
     if project is None:
         return find_root(Path.cwd())
-    root = Path(project).resolve()
-    if not (root / PROJECT_FILE).is_file():
+    try:
+        root = Path(project).resolve()
+        found = (root / PROJECT_FILE).is_file()
+    except (OSError, ValueError) as exc:  # a name over NAME_MAX, a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(
+            f"--project: cannot open {project[:80]!r}: {why}",
+            "pass the folder that holds mlops.yaml",
+        ) from None
+    if not found:
         raise UsageError(f"no {PROJECT_FILE} in {root}", "pass the folder that holds mlops.yaml")
     return root
 

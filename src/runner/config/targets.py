@@ -20,7 +20,8 @@ class DirectoryTargetConfig(_Target):
     """A folder on this machine or a mounted share; `path` is relative to the project root."""
 
     kind: Literal["directory"]
-    path: str = Field(min_length=1)
+    # No control characters: a NUL or newline cannot name a folder the OS or a log can show.
+    path: str = Field(min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class S3TargetConfig(_Target):
@@ -29,7 +30,7 @@ class S3TargetConfig(_Target):
     kind: Literal["s3"]
     url: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=r"^[a-z0-9-]+$")
 
 
 TARGET_KINDS: dict[str, type[_Target]] = {
