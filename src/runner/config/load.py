@@ -102,6 +102,52 @@ def _load(path: Path, root: Path, problems: list[Problem]) -> Document | None:
         return None
 
 
+def _pipeline_paths(root: Path, problems: list[Problem]) -> list[Path]:
+    """The pipeline files: `pipelines/*.yaml`, regular files inside the project.
+
+    Anything else whose name says YAML (`.YAML`, `.yml`, `x.yaml~`, a folder
+    `x.yaml/`, a dangling link, a link leaving the project) is a problem, not
+    skipped: a pipeline that silently does not run looks like one that passed.
+    Other entries (the generated `pipelines/<name>/` folders, a README) are ignored.
+    """
+    folder = root / PIPELINES_DIR
+    if not folder.is_dir():
+        problems.append(
+            Problem(
+                f"{PIPELINES_DIR}/",
+                None,
+                None,
+                f"no {PIPELINES_DIR}/ folder: the project has no pipelines",
+                f"add one as {PIPELINES_DIR}/<name>.yaml (`mlops init` writes an example)",
+            )
+        )
+        return []
+    found: list[Path] = []
+    for path in sorted(folder.iterdir()):
+        rel = path.relative_to(root).as_posix()
+        lower = path.name.lower()
+        if path.name.startswith(".") or not (".yaml" in lower or ".yml" in lower):
+            continue
+        why, hint = None, f"rename it: git mv {rel} {rel[: -len(path.suffix)]}.yaml"
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            why = "pipeline files must end in .yaml"
+        elif path.suffix != ".yaml":
+            why = "not a pipeline file: pipeline files end in .yaml"
+            hint = f"move it out of {PIPELINES_DIR}/, or rename it to end in .yaml"
+        elif path.is_symlink() and not path.exists():
+            why, hint = "a symlink to nothing", f"remove it, or point it at a file: rm {rel}"
+        elif path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            why = "a symlink to a file outside the project"
+            hint = "copy the pipeline into the repository, so that review sees it"
+        elif not path.is_file():
+            why, hint = "not a file", f"pipeline files are plain YAML files; move {rel} away"
+        if why is None:
+            found.append(path)
+        else:
+            problems.append(Problem(rel, None, None, why, hint))
+    return found
+
+
 # Cross-file checks, given by the caller (they need the derived stage graph, which
 # lives above this package): workspace, complete -> problems.
 Checker = Callable[["Workspace", bool], list[Problem]]
@@ -118,27 +164,11 @@ def load_workspace(root: Path, *, checker: Checker | None = None) -> Workspace:
     project = _validate(Project, project_doc, problems) if project_doc else None
 
     pipelines: dict[str, PipelineFile] = {}
-    folder = root / PIPELINES_DIR
-    if folder.is_dir():
-        for path in sorted(folder.iterdir()):
-            rel = path.relative_to(root).as_posix()
-            if path.suffix == ".yml" and path.is_file():
-                problems.append(
-                    Problem(
-                        rel,
-                        None,
-                        None,
-                        "pipeline files must end in .yaml",
-                        f"rename it: git mv {rel} {rel[:-4]}.yaml",
-                    )
-                )
-                continue
-            if path.suffix != ".yaml" or not path.is_file():
-                continue
-            doc = _load(path, root, problems)
-            model = _validate(Pipeline, doc, problems) if doc else None
-            if doc is not None and model is not None:
-                pipelines[path.stem] = PipelineFile(path.stem, doc, model)
+    for path in _pipeline_paths(root, problems):
+        doc = _load(path, root, problems)
+        model = _validate(Pipeline, doc, problems) if doc else None
+        if doc is not None and model is not None:
+            pipelines[path.stem] = PipelineFile(path.stem, doc, model)
 
     deployments_doc = None
     deployments: Deployments = {}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -19,10 +20,19 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from runner.config.bounds import BOUNDS, NoBaseline
 from runner.config.step_options import Direction, direction
 from runner.config.targets import TARGET_KINDS
+
+
+def _exact_int(value: Any) -> Any:
+    # `Literal[1]` compares with ==, so 1.0 and `true` would pass as 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -172,7 +182,7 @@ class CISettings(Strict):
 class Project(Strict):
     """`mlops.yaml`."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_exact_int)]
     project: str
     storage: Storage | None = None
     environments: dict[str, Environment] = Field(default_factory=dict)

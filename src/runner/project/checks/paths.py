@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from runner.config.load import Workspace
 from runner.errors import Problem
+from runner.layout import (
+    DEPLOYMENTS_FILE,
+    GITIGNORE,
+    MLOPS_DIR,
+    PARAMS_FILE,
+    PIPELINES_DIR,
+    PROJECT_FILE,
+    ROOT_DVC_LOCK,
+    ROOT_DVC_YAML,
+    WORKFLOW_DIR,
+    manifest_file,
+)
 from runner.yamlio import Document, Loc
 
 
@@ -52,4 +66,34 @@ def path_problem(root: Path, path: str) -> str | None:
     resolved = (root / path).resolve()
     if resolved != real_root and real_root not in resolved.parents:
         return "leaves the project folder through a symlink"
+    return None
+
+
+# What a stage may not write: the project's own files and what compile and the
+# root stages write. DVC would otherwise overwrite (or delete, on checkout) them.
+_OWNED = (
+    PROJECT_FILE,
+    DEPLOYMENTS_FILE,
+    PARAMS_FILE,
+    ROOT_DVC_YAML,
+    ROOT_DVC_LOCK,
+    GITIGNORE,
+    PIPELINES_DIR,
+    MLOPS_DIR,
+    WORKFLOW_DIR.split("/")[0],
+)
+
+
+def out_problem(pipelines: Iterable[str], path: str) -> str | None:
+    """Why a stage may not write `path` (already a safe relative path), or None."""
+    clean = posixpath.normpath(path)
+    if clean == ".":
+        return "is the project folder itself"
+    top = clean.split("/")[0]
+    if top in _OWNED:
+        return f"would overwrite {top}, which the project or mlops-runner owns"
+    for name in pipelines:
+        manifest = manifest_file(name)
+        if manifest == clean or manifest.startswith(clean + "/"):
+            return f"would overwrite the manifest of pipeline '{name}' ({manifest})"
     return None

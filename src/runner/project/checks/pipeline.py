@@ -17,7 +17,7 @@ from runner.errors import Problem, did_you_mean
 from runner.project import interp
 from runner.project.checks.gates import check_deploy, check_gates
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
-from runner.project.checks.paths import check_path
+from runner.project.checks.paths import check_path, out_problem
 from runner.project.checks.sweep import check_sweep
 from runner.project.graph import norm, out_path
 from runner.project.sweep import affected, variants, with_overrides
@@ -61,7 +61,11 @@ def check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
         if isinstance(stage, StepStage):
             out += _check_step(ws, doc, pipe.params, sname, stage)
         else:
-            out += _check_cmd(ws, doc, pipe.params, sname, stage)
+            out += _check_cmd(ws, doc, pipe.params, pfile.name, sname, stage)
+        if stage.desc is not None:
+            out += _no_interpolation(doc, (*loc, "desc"), f"stages.{sname}.desc", stage.desc)
+    if pipe.description is not None:
+        out += _no_interpolation(doc, ("description",), "description", pipe.description)
     sweep_problems = check_sweep(pfile)
     out += sweep_problems
     if pipe.sweep and not sweep_problems and not out:
@@ -203,8 +207,32 @@ def _no_ref(doc: Document, loc: Loc, where: str, path: str) -> list[Problem]:
     ]
 
 
+# DVC's own pattern for `${...}` (dvc/parsing/interpolate.py): it fills in any such
+# text in dvc.yaml, and fails every command when the name is unknown.
+_DVC_INTERPOLATION = re.compile(r"\$\{[^${}]*\}")
+
+
+def _no_interpolation(doc: Document, loc: Loc, where: str, text: str) -> list[Problem]:
+    found = _DVC_INTERPOLATION.search(text)
+    if found is None:
+        return []
+    return [
+        doc.problem(
+            loc,
+            f"{where}: '{found.group()}' would be read by DVC as a reference, "
+            "and every DVC command would fail",
+            "write it without '${', e.g. '$ {x}' or 'x'; descriptions are plain text",
+        )
+    ]
+
+
 def _check_cmd(
-    ws: Workspace, doc: Document, params: Mapping[str, Any], sname: str, stage: CmdStage
+    ws: Workspace,
+    doc: Document,
+    params: Mapping[str, Any],
+    pfile_name: str,
+    sname: str,
+    stage: CmdStage,
 ) -> list[Problem]:
     loc: Loc = ("stages", sname)
     out, _ = _check_refs(doc, params, stage.cmd, (*loc, "cmd"))
@@ -264,9 +292,18 @@ def _check_cmd(
                 continue
             path = out_path(spec)
             out += _no_ref(doc, item_loc, f"stages.{sname}.{group}[{i}]", path)
-            out += check_path(
-                ws, doc, item_loc if isinstance(spec, str) else (*item_loc, path), path
-            )
+            path_loc = item_loc if isinstance(spec, str) else (*item_loc, path)
+            bad = check_path(ws, doc, path_loc, path)
+            why = None if bad else out_problem(ws.pipelines, path)
+            if why is not None:
+                bad.append(
+                    doc.problem(
+                        path_loc,
+                        f"stages.{sname}.{group}[{i}]: path '{path}' {why}",
+                        f"write under outputs/{pfile_name}/, the pipeline's own folder",
+                    )
+                )
+            out += bad
             if isinstance(spec, dict) and spec[path].keys is not None and group != "metrics":
                 out.append(
                     doc.problem(
