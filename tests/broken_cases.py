@@ -603,4 +603,12 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         'step: evaluate\n    desc: "${x}"\n',
         "pipelines/iris.yaml:21:11: error: stages.evaluate.desc: '${x}' would be read by DVC as a reference, and every DVC command would fail",
     ),
+    (
+        "sweep-grid-too-large",
+        P,
+        "stages:",
+        "sweep:\n  seed: [" + ", ".join(map(str, range(17))) + "]\n"
+        "  train.max_depth: [" + ", ".join(map(str, range(1, 17))) + "]\nstages:",
+        "pipelines/iris.yaml:8:3: error: sweep: the grid has 272 variants (17 x 16); the limit is 256",
+    ),
 ]

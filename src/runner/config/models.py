@@ -7,6 +7,7 @@ finite. Cross-file rules (references, cycles, paths) live in `checks.py`.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     Tag,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -33,6 +35,9 @@ def _exact_int(value: Any) -> Any:
         raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
+
+# Variants one sweep may have: GitHub's limit on jobs in one matrix.
+MAX_VARIANTS = 256
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -335,6 +340,19 @@ class Pipeline(Strict):
     stages: dict[str, Stage] = Field(min_length=1)
     gates: Gates | None = None
     deploy: Deploy | None = None
+
+    @field_validator("sweep")
+    @classmethod
+    def _bounded_grid(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        # Checked here, before anything expands the grid: a few lines of YAML
+        # can describe billions of variants.
+        count = math.prod(len(values) for values in sweep.values())
+        if count > MAX_VARIANTS:
+            sizes = " x ".join(str(len(values)) for values in sweep.values())
+            raise ValueError(
+                f"the grid has {count:,} variants ({sizes}); the limit is {MAX_VARIANTS}"
+            )
+        return sweep
 
 
 # ---------------------------------------------------------- deployments.yaml

@@ -51,10 +51,6 @@ def norm(path: str) -> str:
     return posixpath.normpath(path)
 
 
-def _within(inner: str, outer: str) -> bool:
-    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
-
-
 @dataclass
 class Graph:
     nodes: dict[StageId, Node]
@@ -189,15 +185,51 @@ def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
         graph.nodes[sid] = replace(node, deps=deps)
 
 
+def _ancestors(path: str) -> list[str]:
+    """`a/b/c` -> [`a`, `a/b`]: the folders a path lies in."""
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class _PathIndex:
+    """Paths by position, found by overlap (equal, or one inside the other) in time
+    linear in the path's depth.
+
+    A sweep multiplies stages; comparing every path with every other made
+    validation quadratic in the grid.
+    """
+
+    def __init__(self) -> None:
+        self.at: dict[str, list[int]] = {}  # the path itself -> positions
+        self.under: dict[str, list[int]] = {}  # a folder -> positions of paths inside it
+
+    def add(self, path: str, position: int) -> None:
+        self.at.setdefault(path.rstrip("/"), []).append(position)
+        for folder in _ancestors(path):
+            self.under.setdefault(folder, []).append(position)
+
+    def overlapping(self, path: str) -> list[int]:
+        """Positions of paths equal to `path`, inside it, or holding it, in order."""
+        key = path.rstrip("/")
+        found = [*self.at.get(key, ()), *self.under.get(key, ())]
+        for folder in _ancestors(path):
+            found += self.at.get(folder, ())
+        return sorted(set(found))
+
+
 def _link_by_path(graph: Graph) -> None:
     """Add an edge wherever a stage reads a path another stage writes (as DVC does)."""
-    writers = [(out, node.id) for node in graph.nodes.values() for out in node.outs]
+    writers = [node.id for node in graph.nodes.values() for _ in node.outs]
+    index = _PathIndex()
+    outs = [out for node in graph.nodes.values() for out in node.outs]
+    for position, out in enumerate(outs):
+        index.add(out, position)
     for sid, node in list(graph.nodes.items()):
         extra = [
-            writer
+            writers[position]
             for dep in node.deps
-            for out, writer in writers
-            if writer != sid and (_within(dep, out) or _within(out, dep))
+            for position in index.overlapping(dep)
+            if writers[position] != sid
         ]
         if extra:
             merged = tuple(dict.fromkeys((*node.upstream, *extra)))
@@ -206,25 +238,26 @@ def _link_by_path(graph: Graph) -> None:
 
 def _check_outputs(graph: Graph, ws: Workspace) -> None:
     seen: list[tuple[str, StageId]] = []
+    index = _PathIndex()
     for node in graph.nodes.values():
         doc = ws.pipelines[node.pipeline].doc
         for out in node.outs:
-            for other, owner in seen:
-                if _within(out, other) or _within(other, out):
-                    same = out == other
-                    what = "also writes" if same else "writes an overlapping path"
-                    problems_loc = ("stages", node.source)
-                    graph.problems.append(
-                        doc.problem(
-                            problems_loc,
-                            f"stages.{node.source}: {what} '{out}'"
-                            + ("" if same else f" (and '{other}')")
-                            + f", already written by {owner[0]}:{owner[1]}",
-                            "each output must come from exactly one stage; rename one of them",
-                            prefer_key=True,
-                        )
+            overlapping = index.overlapping(out)
+            if overlapping:  # report against the first one written
+                other, owner = seen[overlapping[0]]
+                same = out == other
+                what = "also writes" if same else "writes an overlapping path"
+                graph.problems.append(
+                    doc.problem(
+                        ("stages", node.source),
+                        f"stages.{node.source}: {what} '{out}'"
+                        + ("" if same else f" (and '{other}')")
+                        + f", already written by {owner[0]}:{owner[1]}",
+                        "each output must come from exactly one stage; rename one of them",
+                        prefer_key=True,
                     )
-                    break
+                )
+            index.add(out, len(seen))
             seen.append((out, node.id))
 
 
