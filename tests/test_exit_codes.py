@@ -26,13 +26,6 @@ def test_deployments_as_a_fifo(example: Path, capsys: pytest.CaptureFixture[str]
     ]
 
 
-def test_deployments_linked_to_dev_zero(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (example / "deployments.yaml").unlink()
-    (example / "deployments.yaml").symlink_to("/dev/zero")
-    assert main(["validate"]) == 2
-    assert _first_error(capsys)[0] == "deployments.yaml: error: not a regular file (a device)"
-
-
 def test_project_name_over_name_max(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--project", "a" * 300]) == 2
     assert _first_error(capsys) == [

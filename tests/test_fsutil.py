@@ -228,13 +228,13 @@ def test_one_sha256_for_files_and_folders(tmp_path: Path) -> None:
 
 
 def test_a_config_file_that_never_ends_is_refused(example: Path) -> None:
-    """A device in place of a config file has no size to check first: the read is bounded."""
+    """A device in place of a config file is refused before any read (it would never end)."""
     desired = example / "deployments.yaml"
     desired.unlink()
     desired.symlink_to("/dev/zero")
     result = run_cli("validate", cwd=example)
     assert result.returncode == 2
     assert result.stderr == (
-        "deployments.yaml:1:1: error: file is too large (over 1,048,576 bytes)\n"
-        "  hint: config files are small; move data into files tracked by DVC\n"
+        "deployments.yaml: error: not a regular file (a device)\n"
+        "  hint: replace deployments.yaml with a plain YAML file\n"
     )
