@@ -35,7 +35,7 @@ def _tampered(
     return ""
 
 
-def run(*, ws: Workspace, format: str, quick: bool = False) -> int:
+def run(*, ws: Workspace, format: str, quick: bool) -> int:
     rows = []
     tampered: list[str] = []
     drift: list[str] = []
