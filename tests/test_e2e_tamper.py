@@ -148,3 +148,82 @@ def test_deploy_never_switches_to_forged_objects(repo: Path, sh: Sh, s3_endpoint
     assert "already stored with different files" in result.stderr
     listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/")["Contents"]
     assert f"{prefix}/current.json" not in [o["Key"] for o in listed]
+
+
+def forge(sh: Sh, root: Path, edit: Any) -> None:
+    """Rewrite v0.1.0's tag message with `edit(record)` applied (same tag, same commit)."""
+    tag = f"{MODEL}@v0.1.0"
+    message = sh("git", "tag", "-l", "--format=%(contents)", tag, cwd=root).stdout
+    summary, _, body = message.partition("\n\n")
+    record = json.loads(body)
+    edit(record)
+    text = f"{summary}\n\n{json.dumps(record, indent=2, sort_keys=True)}\n"
+    sh("git", "tag", "-f", "-a", tag, "-m", text, record["commit"], cwd=root)
+
+
+def other_file(record: dict[str, Any], root: Path) -> None:
+    """Point the artifact at another tracked output, with its hashes adjusted to match."""
+    path = "outputs/iris/ingest/data.parquet"
+    files = {"data.parquet": hashlib.sha256((root / path).read_bytes()).hexdigest()}
+    lines = "".join(f"{rel}\0{sha}\n" for rel, sha in sorted(files.items()))
+    record["artifact"] = {
+        "path": path,
+        "files": files,
+        "digest": hashlib.sha256(lines.encode()).hexdigest(),
+    }
+
+
+@pytest.fixture
+def forged(repo: Path, sh: Sh, tmp_path: Path) -> Iterator[Path]:
+    """`repo` with v0.1.0's record edited by the test; the real tag restored after."""
+    tag = f"{MODEL}@v0.1.0"
+    message = sh("git", "tag", "-l", "--format=%(contents)", tag, cwd=repo).stdout
+    commit = sh("git", "rev-list", "-n1", tag, cwd=repo).stdout.strip()
+    yield repo
+    sh("git", "tag", "-f", "-a", tag, "-m", message.rstrip("\n") + "\n", commit, cwd=repo)
+
+
+def test_a_record_pointing_at_another_file_is_refused(
+    forged: Path, sh: Sh, s3_endpoint: str
+) -> None:
+    """The artifact path of a record must be the model output dvc.yaml declares at the
+    tagged commit: deploy shipped whatever file an edited record named."""
+    staging, _ = configure(forged, s3_endpoint)
+    forge(sh, forged, lambda record: other_file(record, forged))
+    first = (
+        f"error: {MODEL}@v0.1.0: its record ships outputs/iris/ingest/data.parquet of "
+        "pipeline iris, but dvc.yaml at "
+    )
+    deploy = sh("mlops", "deploy", "--env", "staging", cwd=forged, check=False)
+    assert deploy.returncode == 1
+    assert deploy.stderr.startswith(f"staging: {MODEL}: FAILED: {first.removeprefix('error: ')}")
+    assert "declares outputs/iris/train/model of pipeline iris\n" in deploy.stderr
+    assert not (staging / "current.json").exists()
+
+    promote = sh("mlops", "promote", MODEL, "--to", "staging", cwd=forged, check=False)
+    assert promote.returncode == 1
+    assert promote.stderr.startswith(first)
+    reproduce = sh("mlops", "reproduce", f"{MODEL}@v0.1.0", cwd=forged, check=False)
+    assert reproduce.returncode == 1
+    assert reproduce.stderr.startswith(first)
+    code, states, stderr = status(sh, forged)
+    assert (code, states["staging"]) == (1, "tampered")
+    assert f"staging/{MODEL} serves (none), tampered: {first.removeprefix('error: ')}" in stderr
+
+
+def test_a_record_with_other_stage_hashes_is_refused(
+    forged: Path, sh: Sh, s3_endpoint: str
+) -> None:
+    configure(forged, s3_endpoint)
+
+    def edit(record: dict[str, Any]) -> None:
+        outs = record["stages"]["train"]["outs"]
+        outs["outputs/iris/train/model"] = "0" * 32 + ".dir"
+
+    forge(sh, forged, edit)
+    deploy = sh("mlops", "deploy", "--env", "staging", cwd=forged, check=False)
+    assert deploy.returncode == 1
+    assert (
+        f"{MODEL}@v0.1.0: its record's stage hashes differ from pipelines/iris/dvc.lock at "
+        in deploy.stderr
+    )

@@ -2,8 +2,9 @@
 
 Unless `--quick`, each served version's files are hashed where the target
 stores them and compared with the digest in its pointer (and the pointer with
-the desired version's record): anything else is "tampered". Drift or
-tampering exits 1.
+the desired version's record): anything else is "tampered", and so is a
+desired version whose record is not what its commit declares
+(`artifact.check_declared`). Drift or tampering exits 1.
 """
 
 from __future__ import annotations
@@ -43,17 +44,22 @@ def run(*, ws: Workspace, format: str, quick: bool) -> int:
         for model in sorted(ws.deployments.get(env, {})):
             wanted = ws.deployments[env][model]
             resolved = None
+            why = ""
             try:
                 resolved = promotion.desired(ws, env, model)
                 desired = resolved.version if resolved else "(none)"
             except MlopsError as exc:
                 desired = f"unresolved: {exc.message}"
-            why = ""
+            if resolved is not None:
+                try:
+                    artifact.check_declared(ws.root, resolved)
+                except CheckFailed as exc:
+                    why, resolved = exc.message, None
             try:
                 target = target_for(ws, env)
                 serving = target.current(model)
                 actual = serving.version if serving else "(none)"
-                if serving is not None:
+                if serving is not None and not why:
                     why = _tampered(target, serving, resolved, quick)
             except MlopsError as exc:
                 actual = f"unreachable: {exc.message}"
@@ -83,8 +89,8 @@ def run(*, ws: Workspace, format: str, quick: bool) -> int:
         raise CheckFailed(
             f"{len(tampered)} tampered: {tampered[0]}"
             + (f" (and {len(drift)} drift(s))" if drift else ""),
-            "the target's bytes differ from the registered version: see `mlops history`, "
-            "remove the version's files from the target, then run `mlops deploy`",
+            "a forged version record: delete the tag and register the commit again; changed "
+            "files on a target: remove the version's files there, then run `mlops deploy`",
         )
     if drift:
         raise CheckFailed(
