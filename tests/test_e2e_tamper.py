@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +207,10 @@ def test_a_record_pointing_at_another_file_is_refused(
     reproduce = sh("mlops", "reproduce", f"{MODEL}@v0.1.0", cwd=forged, check=False)
     assert reproduce.returncode == 1
     assert reproduce.stderr.startswith(first)
+    script = f"import runner; runner.load_model(model={MODEL!r}, version='v0.1.0')"
+    loaded = sh(sys.executable, "-c", script, cwd=forged, check=False)
+    assert loaded.returncode == 1
+    assert f"CheckFailed: {first.removeprefix('error: ')}" in loaded.stderr
     code, states, stderr = status(sh, forged)
     assert (code, states["staging"]) == (1, "tampered")
     assert f"staging/{MODEL} serves (none), tampered: {first.removeprefix('error: ')}" in stderr
