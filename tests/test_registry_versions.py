@@ -207,6 +207,26 @@ def test_all_models_in_one_listing(repo: Path) -> None:
     ]
 
 
+def test_a_signed_tag_is_a_version(repo: Path, tmp_path: Path) -> None:
+    """A signed tag's message ends with its signature, which is not part of the record
+    (it broke the record's JSON: signed version tags were refused)."""
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for name, value in (("tag.gpgSign", "true"), ("gpg.format", "ssh")):
+        sh(repo, "config", name, value)
+    sh(repo, "config", "user.signingKey", f"{key}.pub")
+    tag(repo, f"{MODEL}@v0.1.0")
+    raw = sh(repo, "cat-file", "tag", f"{MODEL}@v0.1.0")
+    assert "-----BEGIN SSH SIGNATURE-----" in raw
+    allowed = tmp_path / "allowed"
+    allowed.write_text(f"test@example.com {(tmp_path / 'key.pub').read_text()}")
+    sh(repo, "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-tag", f"{MODEL}@v0.1.0")
+    (found,) = versions.all_versions(repo, MODEL)
+    assert found.record == parse(found.tag, serialise(found.record))
+    assert found.record.version == "v0.1.0"
+    assert "SIGNATURE" not in found.message
+
+
 # ------------------------------------------------------------------ latest follows main
 
 

@@ -164,6 +164,61 @@ def test_stored_version_is_never_overwritten(target: Target, tmp_path: Path) -> 
     assert target.read_file(MODEL, "v1", "model.skops") == V1["model.skops"]
 
 
+def overwrite_stored(target: Target, model: str, version: str, rel: str, data: bytes) -> None:
+    """Replace one stored file behind the target's back; on S3 the object keeps the
+    `sha256` metadata of the original, as an attacker (or a bit flip) would leave it."""
+    if isinstance(target, DirectoryTarget):
+        path = target.path / model / "versions" / version / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
+    assert isinstance(target, S3Target)
+    key = target._version_key(model, version, rel)
+    sha = hashlib.sha256(data).hexdigest()
+    meta = target.s3.head(key, "head") or {"sha256": sha}
+    target.s3._raw().put_object(Bucket=target.bucket, Key=key, Body=data, Metadata=meta)
+
+
+def flip_a_byte(data: bytes) -> bytes:
+    return bytes([data[0] ^ 1]) + data[1:]
+
+
+def test_a_flipped_byte_is_not_a_stored_version(target: Target, tmp_path: Path) -> None:
+    """On S3, `has_version` believed the `sha256` metadata: a byte flipped in a stored
+    object (metadata kept) still counted as the version, so deploy said nothing to do."""
+    folder, files = make_source(tmp_path, V1)
+    target.upload(MODEL, "v1", folder, files)
+    assert target.manifest(MODEL, "v1") == files
+    overwrite_stored(target, MODEL, "v1", "model.skops", flip_a_byte(V1["model.skops"]))
+    assert not target.has_version(MODEL, "v1", files)
+    flipped = hashlib.sha256(flip_a_byte(V1["model.skops"])).hexdigest()
+    assert target.manifest(MODEL, "v1") == {**files, "model.skops": flipped}
+    with pytest.raises(TargetError, match="v1 of iris-classifier is already stored with differ"):
+        target.upload(MODEL, "v1", folder, files)
+
+
+def test_files_written_first_with_forged_metadata_are_refused(
+    target: Target, tmp_path: Path
+) -> None:
+    """An attacker writes a version's files before the deploy, with the `sha256` metadata
+    the deploy expects (on S3) but other bytes: the upload refuses them, never adopts them."""
+    folder, files = make_source(tmp_path, V1)
+    for rel in files:
+        overwrite_stored(target, MODEL, "v1", rel, b"attacker's " + rel.encode())
+        if isinstance(target, S3Target):
+            key = target._version_key(MODEL, "v1", rel)
+            body = target.s3.get(key, "get")[0]
+            target.s3._raw().put_object(
+                Bucket=target.bucket, Key=key, Body=body, Metadata={"sha256": files[rel]}
+            )
+            assert target.s3.head(key, "head") == {"sha256": files[rel]}
+    assert not target.has_version(MODEL, "v1", files)
+    with pytest.raises(TargetError, match="already stored with different files"):
+        target.upload(MODEL, "v1", folder, files)
+    assert target.read_file(MODEL, "v1", "model.skops") == b"attacker's model.skops"
+    assert target.manifest(MODEL, "v2") == {}
+
+
 @pytest.mark.parametrize("model, version", [("../etc", "v1"), (MODEL, "v1/../../x"), ("", "v1")])
 def test_names_cannot_escape(target: Target, tmp_path: Path, model: str, version: str) -> None:
     folder, files = make_source(tmp_path, V1)

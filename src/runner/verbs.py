@@ -194,6 +194,15 @@ def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", metavar="MODEL", help="only this model (default: all)")
 
 
+def _status_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="compare pointers only, without hashing the files each target serves "
+        "(the output says so)",
+    )
+
+
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="MODEL@VERSION", help="the version, e.g. iris-classifier@v0.1.0")
 
@@ -444,8 +453,10 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         "status",
         "desired against actual version per environment; drift exits 1",
-        "Compare what deployments.yaml asks for with what each target serves.",
-        ("mlops status", "mlops status --format json"),
+        "Compare what deployments.yaml asks for with what each target serves, and hash "
+        "the served files against each pointer's digest (a mismatch is 'tampered', exit 1).",
+        ("mlops status", "mlops status --format json", "mlops status --quick"),
+        _status_args,
     ),
     Verb(
         "history",

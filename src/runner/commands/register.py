@@ -146,15 +146,7 @@ def _lock_hashes(ws: Workspace, pipeline: str) -> dict[str, Any]:
         raise CheckFailed(
             f"{pipeline_dir(pipeline)}/dvc.lock is missing", "run `mlops run` and commit it"
         ) from None
-    out: dict[str, Any] = {}
-    for name, stage in (lock.get("stages") or {}).items():
-        out[name] = {
-            kind: {
-                item["path"]: item.get("md5") or item.get("hash") for item in stage.get(kind) or []
-            }
-            for kind in ("deps", "outs")
-        }
-    return out
+    return artifact.lock_hashes(lock)
 
 
 def _ci() -> CiRun | None:

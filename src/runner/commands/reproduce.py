@@ -28,6 +28,7 @@ def run(*, ws: Workspace, format: str, spec: str) -> int:
             f"'{spec}' is not MODEL@VERSION", "e.g. mlops reproduce iris-classifier@v0.1.0"
         )
     found = versions.find(ws.root, model, version, ws.project.ci.main_branch)
+    artifact.check_declared(ws.root, found)
     record = found.record
     pipeline = record.pipeline
     info = record.artifact

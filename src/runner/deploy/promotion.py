@@ -60,7 +60,9 @@ def require_gate_passed(version: versions.Version) -> None:
 
 
 def require_in_remote(ws: Workspace, version: versions.Version) -> None:
-    """Fetch the artifact from the DVC remote and check every file's sha256."""
+    """Check that the record's artifact is the model output its commit declares, then fetch
+    it from the DVC remote and check every file's sha256."""
+    artifact.check_declared(ws.root, version)
     info = version.record.artifact
     if not info.files:
         raise CheckFailed(f"{version.tag} has no artifact record", "register it again")

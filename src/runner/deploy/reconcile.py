@@ -53,6 +53,7 @@ def target_for(ws: Workspace, env: str) -> Target:
 def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome:
     """Make `env` serve `model` at `wanted` ("latest" or vX.Y.Z)."""
     version = versions.find(ws.root, model, wanted, ws.project.ci.main_branch)
+    artifact.check_declared(ws.root, version)
     info = version.record.artifact
     files = info.files
     if not files:

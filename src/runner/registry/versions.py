@@ -28,8 +28,16 @@ from runner.registry.record import parse as parse_record
 
 SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 BUMPS = ("major", "minor", "patch")
-# refname, the tag's own type, the commit it peels to, its message
-_FIELDS = ("refname", "objecttype", "*objectname", "*objecttype", "contents")
+# refname, the tag's own type, the commit it peels to, its message, and the signature that
+# ends the message of a signed tag (`git tag -s`, or `tag.gpgSign`), which is not the record
+_FIELDS = (
+    "refname",
+    "objecttype",
+    "*objectname",
+    "*objecttype",
+    "contents",
+    "contents:signature",
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,10 @@ def list_versions(
     """
     pattern = f"refs/tags/{model}@v*" if model is not None else "refs/tags/*@v*"
     out = []
-    for refname, kind, commit, peeled_kind, message in git.for_each_ref(
+    for refname, kind, commit, peeled_kind, contents, signature in git.for_each_ref(
         root, [pattern], _FIELDS, merged=merged
     ):
+        message = contents.removesuffix(signature) if signature else contents
         tag = refname.removeprefix("refs/tags/")
         parsed = parse_tag(tag)
         # GTO ignores lightweight tags (kind "commit") and so do we.

@@ -64,6 +64,7 @@ def load_version(ws: Workspace, model: str, version: str) -> LoadedModel:
     from runner.registry import artifact, versions
 
     found = versions.get(ws.root, model, version)
+    artifact.check_declared(ws.root, found)
     info = found.record.artifact
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
         local = artifact.fetch(ws.root, found.commit, info.path, Path(tmp))

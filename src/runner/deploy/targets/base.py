@@ -124,7 +124,14 @@ class Target(Protocol):
         ...
 
     def has_version(self, model: str, version: str, files: Mapping[str, str]) -> bool:
-        """Whether the version is stored complete: every file present with its sha256."""
+        """Whether the version is stored complete: every file present with its sha256,
+        hashed from the stored bytes (never from metadata a writer could set)."""
+        ...
+
+    def manifest(self, model: str, version: str) -> dict[str, str]:
+        """relative path -> sha256 of every file stored for the version, hashed from the
+        stored bytes (empty when the version is not stored); `mlops status` compares its
+        digest with the pointer's."""
         ...
 
     def upload(self, model: str, version: str, source: Path, files: Mapping[str, str]) -> None:

@@ -38,6 +38,7 @@ from runner.deploy.targets.base import (
 from runner.fsutil import (
     fsync_dir,
     make_temp_dir,
+    manifest,
     read_bytes_bounded,
     sha256_file,
     write_atomic,
@@ -135,6 +136,11 @@ class DirectoryTarget:
                 if not path.is_file() or sha256_file(path) != sha:
                     return False
         return folder.is_dir()
+
+    def manifest(self, model: str, version: str) -> dict[str, str]:
+        folder = self._version_dir(model, version)
+        with self._io(f"read version {version} of {model}"):
+            return manifest(folder) if folder.is_dir() else {}
 
     def upload(self, model: str, version: str, source: Path, files: Mapping[str, str]) -> None:
         final = self._version_dir(model, version)

@@ -1,10 +1,12 @@
 """A deployment target in an S3 bucket (or an S3-compatible server: MinIO, moto).
 
 Keys below `<prefix>/<model>/`: `versions/<version>/<files>` written once each
-(`If-None-Match: *`, read back and hashed), `current.json` switched with a
-conditional write (`If-Match: <etag>`, so the compare-and-swap happens on the
-server), `audit/<utc timestamp>-<uuid>.json` one immutable object per record,
-and `lock`, a lease created with `If-None-Match: *` and deleted on release.
+(`If-None-Match: *`, read back and hashed; a version counts as stored only when
+the bytes the server returns hash right, never by their `sha256` metadata),
+`current.json` switched with a conditional write (`If-Match: <etag>`, so the
+compare-and-swap happens on the server), `audit/<utc timestamp>-<uuid>.json`
+one immutable object per record, and `lock`, a lease created with
+`If-None-Match: *` and deleted on release.
 Credentials come from the environment, as boto3 finds them. boto3 is imported
 on first use so that opening the package stays cheap.
 """
@@ -86,13 +88,21 @@ class S3Target:
     # ------------------------------------------------------------- versions
 
     def has_version(self, model: str, version: str, files: Mapping[str, str]) -> bool:
-        # The sha256 recorded at upload, which upload verified by reading the bytes back;
-        # hashing every object on each deploy would download the whole model.
+        # Hash the bytes the server returns: the `sha256` metadata is whatever the writer
+        # claimed, so a changed object (or one an attacker wrote first) keeps it intact.
         for rel, sha in files.items():
-            meta = self.s3.head(self._version_key(model, version, rel), f"check {rel}")
-            if meta is None or meta.get("sha256") != sha:
+            if self.s3.sha256(self._version_key(model, version, rel), f"check {rel}") != sha:
                 return False
         return True
+
+    def manifest(self, model: str, version: str) -> dict[str, str]:
+        prefix = self._key(model, "versions", check_name("version", version)) + "/"
+        found: dict[str, str] = {}
+        for key in self.s3.keys(prefix, f"list version {version} of {model}"):
+            got = self.s3.sha256(key, f"hash {key}")
+            if got is not None:  # deleted since the listing: not stored
+                found[key.removeprefix(prefix)] = got
+        return found
 
     def upload(self, model: str, version: str, source: Path, files: Mapping[str, str]) -> None:
         if not files:
