@@ -45,6 +45,7 @@ def run(*, ws: Workspace, format: str, check: bool, force: bool) -> int:
             f"{len(changed)} generated file(s) are stale or were edited by hand: {names}",
             "run `mlops compile` and commit the result",
         )
+    generated.refuse_while_dvc_runs(ws, changed)
     generated.apply(ws, changed, force=force)
     if format == "json":
         _summary("written", changed, total)

@@ -155,6 +155,19 @@ def _leaf_diff(a: Any, b: Any, prefix: str) -> list[tuple[str, Any, Any]]:
     return [] if a == b else [(prefix, a, b)]
 
 
+def refuse_while_dvc_runs(ws: Workspace, pending: list[FileChange]) -> None:
+    """`mlops compile` does not change files under a running `dvc repro` (DVC's own lock).
+
+    (`mlops run` compiles before it starts DVC, and DVC's lock then says the same.)
+    """
+    if pending and is_locked(ws.root / DVC_REPO_LOCK):
+        raise UsageError(
+            "a DVC command (e.g. `dvc repro`) is running in this project: compile would change "
+            f"the files its stages read ({DVC_REPO_LOCK} is held)",
+            "wait for it to finish, then run `mlops compile`",
+        )
+
+
 def check_writable(ws: Workspace, pending: list[FileChange], *, force: bool) -> None:
     """Refuse to write when that would lose someone's work (see the module docstring)."""
     drift = params_changed_outside(ws)
@@ -179,12 +192,6 @@ def check_writable(ws: Workspace, pending: list[FileChange], *, force: bool) -> 
             "`mlops run` is running in this project: compile would change the files its "
             f"stages read ({RUN_LOCK} is held)",
             "wait for the run to finish, then run `mlops compile`",
-        )
-    if pending and is_locked(ws.root / DVC_REPO_LOCK):
-        raise UsageError(
-            "a DVC command (e.g. `dvc repro`) is running in this project: compile would change "
-            f"the files its stages read ({DVC_REPO_LOCK} is held)",
-            "wait for it to finish, then run `mlops compile`",
         )
 
 
