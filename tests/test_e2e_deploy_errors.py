@@ -143,6 +143,7 @@ def test_deploy_breaks_a_corrupt_s3_lease(repo: Path, sh: Sh, s3_endpoint: str) 
     client = s3_client(s3_endpoint)
     key = f"{prefix}/{MODEL}/lock"
     client.put_object(Bucket=BUCKET, Key=key, Body=b"\x00garbage, not a lease")
+    sh("mlops", "deploy", "--env", "staging", cwd=repo)  # production requires staging
     result = sh("mlops", "deploy", "--env", "production", cwd=repo, check=False)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"production: {MODEL} (none) -> v0.1.0\n"

@@ -23,7 +23,7 @@ def run(*, ws: Workspace, format: str, model: str, env: str, to: str | None) -> 
         raise CheckFailed(
             f"{env} already runs {model} {target.version}", "name another version with --to"
         )
-    promotion.require_gate_passed(target)
+    promotion.require_deployable(ws, env, target, current.version if current else None)
     promotion.require_in_remote(ws, target)
     deployments.set_version(ws.root, env, model, target.version)
     if format == "json":

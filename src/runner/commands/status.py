@@ -14,7 +14,7 @@ import sys
 from runner.commands.output import write_json, write_table
 from runner.config.load import Workspace
 from runner.deploy import promotion
-from runner.deploy.reconcile import target_for
+from runner.deploy.promotion import target_for
 from runner.deploy.targets.base import Pointer, Target
 from runner.errors import CheckFailed, MlopsError
 from runner.registry import artifact, versions

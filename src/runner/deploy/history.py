@@ -113,7 +113,7 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[HistoryEvent
                         )
                     )
         before = now
-    from runner.deploy.reconcile import target_for
+    from runner.deploy.promotion import target_for
 
     for env in ws.project.environments:
         try:

@@ -1,7 +1,10 @@
 """The evidence a version needs before `deployments.yaml` may name it.
 
 Promotion checks everything; rollback (an emergency) skips only the
-`requires:` chain. Every refusal is a CheckFailed with the reason.
+`requires:` chain. `mlops deploy` checks the same evidence again before it
+changes a target (`require_deployable`), so a hand-edited `deployments.yaml`
+cannot ship what promote would refuse. Every refusal is a CheckFailed with the
+reason.
 """
 
 from __future__ import annotations
@@ -10,9 +13,15 @@ import tempfile
 from pathlib import Path
 
 from runner.config.load import Workspace
-from runner.deploy.targets.base import TargetError
+from runner.deploy.targets import open_target
+from runner.deploy.targets.base import Target, TargetError
 from runner.errors import CheckFailed, UsageError, did_you_mean
 from runner.registry import artifact, versions
+
+
+def target_for(ws: Workspace, env: str) -> Target:
+    """The target environment `env` deploys to."""
+    return open_target(ws.project.environments[env].target, ws.root)
 
 
 def check_target(ws: Workspace, env: str, model: str) -> None:
@@ -59,6 +68,22 @@ def require_gate_passed(version: versions.Version) -> None:
         )
 
 
+def is_rollback(version: versions.Version, serving: str | None) -> bool:
+    """Moving to a version older than the one served: a rollback, which skips `requires:`."""
+    return serving is not None and version.key < versions.parse(serving)
+
+
+def require_deployable(
+    ws: Workspace, env: str, version: versions.Version, serving: str | None
+) -> None:
+    """What `mlops deploy` checks before it moves env's target from `serving` to `version`:
+    the gate passed and, unless it moves back to an older version (a rollback), `requires:`
+    holds. Deploy itself checks the artifact against the record as it fetches or finds it."""
+    require_gate_passed(version)
+    if not is_rollback(version, serving):
+        require_upstream(ws, env, version)
+
+
 def require_in_remote(ws: Workspace, version: versions.Version) -> None:
     """Check that the record's artifact is the model output its commit declares, then fetch
     it from the DVC remote and check every file's sha256."""
@@ -83,8 +108,6 @@ def require_upstream(ws: Workspace, env: str, version: versions.Version) -> None
             f"{env} requires {upstream}, which runs {runs}, not {version.version}",
             f"promote {version.version} to {upstream} first",
         )
-    from runner.deploy.reconcile import target_for
-
     try:
         serving = target_for(ws, upstream).current(version.model)
     except TargetError as exc:

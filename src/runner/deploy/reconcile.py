@@ -1,10 +1,12 @@
 """Make one environment's target serve what `deployments.yaml` says.
 
 For each model: resolve the version, and if the target does not already serve
-it, fetch the exact artifact of that version from the DVC remote, verify its
-sha256 against the version's record, upload it under its own immutable key
-(the target reads it back), switch the pointer with a compare-and-swap, and
-append an audit record. Under the target's lock, so concurrent deploys queue.
+it, check the evidence promote checks (gate passed; `requires:` satisfied unless
+it moves back to an older version), fetch the exact artifact of that version
+from the DVC remote, verify its sha256 against the version's record, upload it
+under its own immutable key (the target reads it back), switch the pointer with
+a compare-and-swap, and append an audit record. Under the target's lock, so
+concurrent deploys queue.
 A crash at any step leaves the previous version serving; running again
 converges, and repairs a missing audit record.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from runner import git
 from runner.config.load import Workspace
-from runner.deploy.targets import open_target
+from runner.deploy import promotion
 from runner.deploy.targets.base import AuditRecord, Pointer, Target
 from runner.registry import artifact, versions
 
@@ -46,10 +48,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
-def target_for(ws: Workspace, env: str) -> Target:
-    return open_target(ws.project.environments[env].target, ws.root)
-
-
 def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome:
     """Make `env` serve `model` at `wanted` ("latest" or vX.Y.Z)."""
     version = versions.find(ws.root, model, wanted, ws.project.ci.main_branch)
@@ -65,7 +63,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
     new = Pointer(
         model=model, version=version.version, digest=artifact.digest(files), commit=version.commit
     )
-    target = target_for(ws, env)
+    target = promotion.target_for(ws, env)
     actor = git.actor(ws.root)
     with target.lock(model):
         current = target.current(model)
@@ -74,6 +72,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
             return DeployOutcome(
                 env, model, new.version, new.version, "repaired" if repaired else "unchanged"
             )
+        promotion.require_deployable(ws, env, version, current.version if current else None)
         if not target.has_version(model, version.version, files):
             _crash_point("fetch")
             with tempfile.TemporaryDirectory(prefix="mlops-deploy-") as tmp:
