@@ -400,7 +400,8 @@ VERBS: tuple[Verb, ...] = (
         "rollback",
         "put a previous version back in deployments.yaml",
         "Write the version the environment ran before (from the git history of "
-        "deployments.yaml), or --to V, after checking its gate and artifact. Commit it; "
+        "deployments.yaml), or --to V, after checking its gate and artifact (and requires: "
+        "when V is newer than the version it runs). Commit it; "
         "`mlops deploy` applies it.",
         (
             "mlops rollback iris-classifier --env production",
@@ -411,8 +412,10 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         "deploy",
         "make every target serve what deployments.yaml says",
-        "For each environment and model: fetch the exact artifact of the version from the DVC "
-        "remote, verify its sha256, upload it under an immutable versioned key, read it back, "
+        "For each environment and model whose target does not serve the version yet: check "
+        "the evidence promote checks (gate passed; requires: holds, unless it moves back to an "
+        "older version), fetch the exact artifact of the version from the DVC remote, verify "
+        "its sha256, upload it under an immutable versioned key, read it back, "
         "switch the target's pointer atomically and append an audit record. Idempotent and "
         "safe to rerun after a crash; concurrent deploys queue on the target's lock.",
         ("mlops deploy", "mlops deploy --env staging --stage-tags"),
