@@ -10,6 +10,7 @@ Each test works on its own copy.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,42 @@ def test_a_real_rollback_skips_requires(repo: Path, sh: Sh) -> None:
     assert "(rollback)" in out.stdout
     sh("mlops", "deploy", "--env", "production", cwd=repo)
     assert (serving(repo, "staging"), serving(repo, "production")) == ("v0.1.1", "v0.1.0")
+
+
+def audit(root: Path, env: str) -> list[dict[str, str]]:
+    lines = (root / ".mlops/deploy" / env / MODEL / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_a_crash_before_the_audit_record_leaves_no_gap_when_another_version_follows(
+    repo: Path, sh: Sh
+) -> None:
+    """Crash between the pointer switch and the audit record, then deploy another version:
+    the version that served in between must still have its record, before the new one."""
+    write_deployments(repo, staging="v0.1.1")
+    crashed = subprocess.run(
+        ["mlops", "deploy", "--env", "staging"],
+        cwd=repo,
+        env={**sh.env, "MLOPS_TEST_CRASH_AT": "audit"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert crashed.returncode == 75
+    assert serving(repo, "staging") == "v0.1.1"
+    assert [r["version"] for r in audit(repo, "staging")] == ["v0.1.0"]
+
+    write_deployments(repo, staging="v0.1.0")  # a rollback, not a rerun of the same version
+    out = sh("mlops", "deploy", "--env", "staging", cwd=repo).stdout
+    assert out == f"staging: {MODEL} v0.1.1 -> v0.1.0\n"
+    records = audit(repo, "staging")
+    assert [(r["version"], r["previous"]) for r in records] == [
+        ("v0.1.0", None),
+        ("v0.1.1", "v0.1.0"),
+        ("v0.1.0", "v0.1.1"),
+    ]
+    assert records[1]["note"] == "recorded after an interrupted deploy"
+    assert "note" not in records[2] or not records[2]["note"]
+    history = json.loads(sh("mlops", "history", "--format", "json", cwd=repo).stdout)
+    deployed = [e["version"] for e in history["events"] if e["kind"] == "deployed"]
+    assert deployed == ["v0.1.0", "v0.1.1", "v0.1.0"]

@@ -8,7 +8,7 @@ under its own immutable key (the target reads it back), switch the pointer with
 a compare-and-swap, and append an audit record. Under the target's lock, so
 concurrent deploys queue.
 A crash at any step leaves the previous version serving; running again
-converges, and repairs a missing audit record.
+converges, and repairs a missing audit record first, whichever version it deploys.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
             return DeployOutcome(
                 env, model, new.version, new.version, "repaired" if repaired else "unchanged"
             )
+        if current is not None:
+            # A crash after the last switch may have left the version that served unrecorded.
+            _repair_audit(target, env, current, actor)
         promotion.require_deployable(ws, env, version, current.version if current else None)
         if not target.has_version(model, version.version, files):
             _crash_point("fetch")
@@ -88,8 +91,16 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
 
 
 def _record(
-    env: str, new: Pointer, previous: Pointer | None, actor: str, note: str = ""
+    env: str,
+    new: Pointer,
+    previous: Pointer | None,
+    actor: str,
+    note: str = "",
+    last: AuditRecord | None = None,
 ) -> AuditRecord:
+    """The audit record of a switch from `previous` to `new`; without `previous` (a repair),
+    the version the last record says was deployed."""
+    before = previous.version if previous else (last.version if last else None)
     return AuditRecord(
         time=_now(),
         env=env,
@@ -97,20 +108,19 @@ def _record(
         version=new.version,
         commit=new.commit,
         digest=new.digest,
-        previous=previous.version if previous else None,
+        previous=before,
         actor=actor,
         note=note,
     )
 
 
 def _repair_audit(target: Target, env: str, serving: Pointer, actor: str) -> bool:
-    """After a crash between switching and auditing, record the switch that happened."""
+    """After a crash between switching and auditing, record the switch that happened (before
+    anything else is deployed, so the chain of `previous` versions has no gap)."""
     records = target.audit(serving.model)
     last = records[-1] if records else None
     if last and last.version == serving.version and last.digest == serving.digest:
         return False
-    target.append_audit(
-        serving.model,
-        _record(env, serving, None, actor, note="recorded after an interrupted deploy"),
-    )
+    note = "recorded after an interrupted deploy"
+    target.append_audit(serving.model, _record(env, serving, None, actor, note, last))
     return True
