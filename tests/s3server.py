@@ -17,12 +17,34 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def use_test_credentials(env: dict[str, str]) -> None:
+    """Point a subprocess environment at the test server's credentials, and nothing else."""
+    env.update(CREDENTIALS)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_REGION"):
+        env.pop(name, None)
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 client for the test server at `endpoint`."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 # moto's `moto_server` entry point (moto/server.py), with each request under one lock.

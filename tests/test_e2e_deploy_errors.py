@@ -11,12 +11,10 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
-from s3server import CREDENTIALS, moto_server, unused_port
+from s3server import moto_server, s3_client, unused_port, use_test_credentials
 
 from conftest import Sh, copy_template
 
@@ -29,10 +27,7 @@ BUCKET = "models"
 @pytest.fixture(scope="module")
 def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
     shell = Sh(tmp_path_factory.mktemp("home"))
-    shell.env.update(CREDENTIALS)
-    shell.env["AWS_EC2_METADATA_DISABLED"] = "true"
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_REGION"):
-        shell.env.pop(name, None)
+    use_test_credentials(shell.env)
     return shell
 
 
@@ -42,16 +37,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh, trained_template: Pat
     root = copy_template(trained_template, tmp_path_factory.mktemp("deploy-errors") / "demo")
     sh("mlops", "register", "iris", cwd=root)
     return root
-
-
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 @pytest.fixture(scope="module")

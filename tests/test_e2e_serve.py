@@ -225,12 +225,10 @@ def test_bad_requests_get_400_naming_the_column(
     assert "Traceback" not in served.log.read_text()
 
 
-def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path: Path) -> None:
-    rows = _rows(served.root)
-    source = tmp_path / "rows.csv"
-    rows.to_csv(source, index=False)
-    out = tmp_path / "scored.parquet"
-    result = served.sh(
+def _predict(
+    served: Served, source: Path, out: Path, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return served.sh(
         "mlops",
         "predict",
         "--env",
@@ -240,7 +238,16 @@ def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path
         "--output",
         str(out),
         cwd=served.root,
+        check=check,
     )
+
+
+def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path: Path) -> None:
+    rows = _rows(served.root)
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    out = tmp_path / "scored.parquet"
+    result = _predict(served, source, out)
     assert result.stdout == f"predicted {len(rows)} rows with {MODEL} v0.1.0 -> {out}\n"
     model = runner.load_model("staging", project=served.root)
     assert model.version == "v0.1.0"
@@ -250,18 +257,7 @@ def test_predict_and_load_model_give_the_served_answers(served: Served, tmp_path
     assert (registered.version, registered.digest) == ("v0.1.0", model.digest)
     assert registered.predict(rows).tolist() == expected
     rows.drop(columns=["sepal_width_cm"]).to_csv(source, index=False)
-    bad = served.sh(
-        "mlops",
-        "predict",
-        "--env",
-        "staging",
-        "--input",
-        str(source),
-        "--output",
-        str(out),
-        cwd=served.root,
-        check=False,
-    )
+    bad = _predict(served, source, out, check=False)
     assert bad.returncode == 1
     assert bad.stderr.startswith(f"error: {source}: missing column 'sepal_width_cm'")
 

@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from s3server import CREDENTIALS, moto_server
+from s3server import moto_server, s3_client, use_test_credentials
 
 from conftest import Sh, copy_template
 
@@ -32,10 +31,7 @@ BUCKET = "models"
 @pytest.fixture(scope="module")
 def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
     shell = Sh(tmp_path_factory.mktemp("home"))
-    shell.env.update(CREDENTIALS)
-    shell.env["AWS_EC2_METADATA_DISABLED"] = "true"
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_REGION"):
-        shell.env.pop(name, None)
+    use_test_credentials(shell.env)
     return shell
 
 
@@ -52,16 +48,6 @@ def s3_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
         s3_client(endpoint).create_bucket(Bucket=BUCKET)
         yield endpoint
-
-
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def configure(root: Path, endpoint: str) -> tuple[Path, str]:
