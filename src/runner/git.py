@@ -236,3 +236,48 @@ def actor(cwd: Path) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def commit_files(cwd: Path, paths: Sequence[str], message: str, identity: tuple[str, str]) -> str:
+    """Commit exactly `paths` (added or changed) as `identity` (name, email); the new id."""
+    name, email = identity
+    _git(cwd, "--literal-pathspecs", "add", "--", *paths, check=True)
+    who = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    _git(
+        cwd,
+        *who,
+        "--literal-pathspecs",
+        "commit",
+        "--quiet",
+        "--no-verify",
+        f"--author={name} <{email}>",
+        "-F",
+        "-",
+        "--",
+        *paths,
+        input=message,
+        check=True,
+    )
+    return _git(cwd, "rev-parse", "HEAD", check=True).stdout.strip()
+
+
+def push_head(cwd: Path, branch: str, remote: str = "origin") -> None:
+    """Push HEAD to `branch` on `remote` (a fast-forward; never forced)."""
+    _git(cwd, "push", "--quiet", remote, f"HEAD:refs/heads/{branch}", check=True)
+
+
+def bundle_tag(cwd: Path, tag: str, path: Path) -> None:
+    """Write the tag object `tag` alone into a git bundle (its commit is a prerequisite)."""
+    _git(cwd, "bundle", "create", str(path), f"refs/tags/{tag}", f"^{tag}^{{commit}}", check=True)
+
+
+def bundle_tags(cwd: Path, path: Path) -> list[str]:
+    """The tags a bundle carries, after checking the repository has what it needs."""
+    _git(cwd, "bundle", "verify", "--quiet", str(path), check=True)
+    heads = _git(cwd, "bundle", "list-heads", str(path), check=True).stdout.split()
+    return [ref.removeprefix("refs/tags/") for ref in heads[1::2] if ref.startswith("refs/tags/")]
+
+
+def fetch_bundle_tag(cwd: Path, path: Path, tag: str) -> None:
+    """Fetch the tag `tag` from the bundle at `path` (never replacing a tag that exists)."""
+    _git(cwd, "fetch", "--quiet", str(path), f"refs/tags/{tag}:refs/tags/{tag}", check=True)

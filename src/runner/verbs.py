@@ -23,6 +23,28 @@ class Verb:
     formats: tuple[str, ...] = field(default=("text", "json", "github"))
 
 
+def _ci_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "action",
+        choices=("collect", "publish", "bundle", "push-tags"),
+        help="collect: copy PIPELINE's results and gate reports into DIR (pipeline job); "
+        "publish: commit the results in DIR to the pull request's branch, set the "
+        "mlops/<pipeline> statuses and update the comments (results job); bundle: write the "
+        "version tag registered at HEAD into DIR (release job); push-tags: push the version "
+        "tags of the bundles in DIR (tag job)",
+    )
+    p.add_argument(
+        "pipeline", nargs="?", metavar="PIPELINE", help="the pipeline (collect and bundle)"
+    )
+    p.add_argument(
+        "--dir",
+        dest="folder",
+        required=True,
+        metavar="DIR",
+        help="the folder that travels between jobs as a workflow artifact",
+    )
+
+
 def _init_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "directory",
@@ -477,6 +499,24 @@ VERBS: tuple[Verb, ...] = (
         "identical to the record. Exits 1 when they differ.",
         ("mlops reproduce iris-classifier@v0.1.0",),
         _reproduce_args,
+    ),
+    Verb(
+        "ci",
+        "the steps of the generated GitHub workflows that pass results between jobs",
+        "What the generated workflows run between jobs, so that the job that runs a pull "
+        "request's code holds no write token and the job that writes runs no pipeline: "
+        "collect a pipeline's results (dvc.lock files, metrics, plots; never data or models), "
+        "commit them to the pull request's branch with one mlops/<pipeline> commit status "
+        "per pipeline and one comment each, updated in place; bundle and push version tags. "
+        "publish reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, PR_NUMBER, HEAD_REF, "
+        "HEAD_REPO, CHECK_RESULT and AFFECTED, as mlops-pr.yml sets them.",
+        (
+            "mlops ci collect iris --dir mlops-results",
+            "mlops ci publish --dir mlops-results",
+            "mlops ci bundle iris --dir mlops-tags && mlops ci push-tags --dir mlops-tags",
+        ),
+        _ci_args,
+        formats=("text", "json"),
     ),
     Verb(
         "schema",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner import __version__
 from runner.compile.header import header
 from runner.compile.templating import render
 from runner.config.load import Workspace
@@ -36,42 +35,62 @@ ACTIONS = {
         "ea165f8d65b6e75b540449e92b4886f43607fa02",
         "v4.6.2",
     ),
-    "github_script": (
-        "actions/github-script",
-        "60a0d83039c74a4aee543508d2ffcb1c3799cdea",
-        "v7.0.1",
+    "download_artifact": (
+        "actions/download-artifact",
+        "d3f86a106a0bac45b974a628896c90dbdf5c8093",
+        "v4.3.0",
     ),
 }
 
-# Remote URL scheme -> (environment variable, repository secret) pairs.
-SECRETS = {
-    "s3": [
-        ("AWS_ACCESS_KEY_ID", "MLOPS_AWS_ACCESS_KEY_ID"),
-        ("AWS_SECRET_ACCESS_KEY", "MLOPS_AWS_SECRET_ACCESS_KEY"),
-    ],
-    "azure": [("AZURE_STORAGE_CONNECTION_STRING", "MLOPS_AZURE_STORAGE_CONNECTION_STRING")],
+# Credentials, by the scheme of a DVC remote or the kind of a target: the variables
+# DVC and boto3 read (DVC remotes and S3 targets both read AWS_*).
+CREDENTIALS = {
+    "s3": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    "azure": ("AZURE_STORAGE_CONNECTION_STRING",),
+}
+# The DVC remote's credentials are repository secrets MLOPS_REMOTE_<VAR>, given to the
+# jobs that read or write the remote. A target's are environment secrets
+# MLOPS_TARGET_<VAR> of the GitHub environment of the same name, which only that
+# environment's deploy job can read. Where both need the same variable (an S3 remote
+# and an S3 target), the deploy job uses the environment's.
+REMOTE_PREFIX = "MLOPS_REMOTE_"
+TARGET_PREFIX = "MLOPS_TARGET_"
+
+# How each kind of `ci.install` is installed: (what, command). A requirements file
+# is installed with --require-hashes and --no-deps, so pip resolves no name at all.
+INSTALL = {
+    "file": (
+        "hash-pinned requirements",
+        'python -m pip install --require-hashes --no-deps -r "$MLOPS_INSTALL"',
+    ),
+    "path": ("from a path in the repository", 'python -m pip install "$MLOPS_INSTALL"'),
+    "requirement": ("pinned requirement", 'python -m pip install "$MLOPS_INSTALL"'),
 }
 
 
-def _schemes(ws: Workspace) -> set[str]:
-    schemes = set()
-    if ws.project.storage:
-        for remote in ws.project.storage.remotes.values():
-            if remote.scheme is not None:
-                schemes.add(remote.scheme)
-    for env in ws.project.environments.values():
-        schemes.add(env.target.kind)
-    return schemes
+def _remote_schemes(ws: Workspace) -> set[str]:
+    storage = ws.project.storage
+    if storage is None:
+        return set()
+    return {r.scheme for r in storage.remotes.values() if r.scheme is not None}
+
+
+def _pairs(schemes: set[str], prefix: str) -> list[tuple[str, str]]:
+    names = [var for scheme in sorted(schemes) for var in CREDENTIALS.get(scheme, ())]
+    return [(var, f"{prefix}{var}") for var in names]
 
 
 def _context(ws: Workspace) -> dict[str, Any]:
     ci = ws.project.ci
-    schemes = _schemes(ws)
-    secrets = [pair for scheme in sorted(schemes) for pair in SECRETS.get(scheme, [])]
-    install = ci.install or (
-        f"mlops-runner[s3]=={__version__}" if "s3" in schemes else f"mlops-runner=={__version__}"
-    )
-    envs = list(ws.project.environments)
+    remote = _pairs(_remote_schemes(ws), REMOTE_PREFIX)
+    environments = []
+    for name, env in ws.project.environments.items():
+        target = _pairs({env.target.kind}, TARGET_PREFIX)
+        taken = {var for var, _ in target}
+        secrets = sorted(target + [(v, s) for v, s in remote if v not in taken])
+        environments.append({"name": name, "secrets": secrets})
+    kind, install = ci.install_spec
+    what, command = INSTALL[kind]
     return {
         "header": header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml").rstrip("\n"),
         "actions": {key: f"{repo}@{sha} # {tag}" for key, (repo, sha, tag) in ACTIONS.items()},
@@ -79,12 +98,15 @@ def _context(ws: Workspace) -> dict[str, Any]:
         "runs_on": ci.runs_on,
         "main_branch": ci.main_branch,
         "install": install,
-        "secrets": secrets,
+        "install_what": what,
+        "install_run": command,
+        # The monitor job reads the remote only.
+        "secrets": remote,
+        "remote_secrets": remote,
         "reuse_pr_cache": ci.reuse_pr_cache,
-        "baseline": envs[0] if envs else "",
-        "first_env": envs[0] if envs else "",
+        "first_env": environments[0] if environments else None,
         "pipelines": sorted(n for n, p in ws.pipelines.items() if p.model.deploy),
-        "environments": [{"name": name} for name in envs],
+        "environments": environments,
     }
 
 

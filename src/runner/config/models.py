@@ -8,6 +8,7 @@ finite. Cross-file rules (references, cycles, paths) live in `checks.py`.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -172,9 +173,11 @@ class CISettings(Strict):
     main_branch: str = Field(
         default="main", pattern=r"^[A-Za-z0-9_]([A-Za-z0-9._/-]*[A-Za-z0-9_-])?$"
     )
-    # Let main reuse the run-cache a pull request pushed instead of retraining.
+    # Let main reuse the results a pull request committed and pushed (true), or re-run
+    # every stage and refuse to register what does not reproduce (false: strict).
     reuse_pr_cache: bool = True
-    # What the workflows pip-install (default: this version of mlops-runner).
+    # What the workflows pip-install: a requirements file with hashes (the default,
+    # DEFAULT_INSTALL), a path (a folder or a wheel), or one exactly pinned requirement.
     install: str | None = None
 
     @model_validator(mode="after")
@@ -182,6 +185,57 @@ class CISettings(Strict):
         if ".." in self.main_branch or "//" in self.main_branch:
             raise ValueError(f"main_branch '{self.main_branch}' is not a valid git branch name")
         return self
+
+    @field_validator("install")
+    @classmethod
+    def _installable(cls, value: str | None) -> str | None:
+        if value is not None and install_kind(value) is None:
+            raise ValueError(
+                f"install '{value}' is not a requirements file (*.txt), a path (./dir, "
+                "a .whl) or one exactly pinned requirement (name==1.2.3)"
+            )
+        return value
+
+    @property
+    def install_spec(self) -> tuple[str, str]:
+        """(kind, value) of what CI installs: kind is 'file', 'path' or 'requirement'."""
+        value = self.install or DEFAULT_INSTALL
+        kind = install_kind(value)
+        assert kind is not None
+        return kind, value
+
+
+# The requirements file, with hashes, that the workflows install by default.
+DEFAULT_INSTALL = "requirements/mlops-ci.txt"
+_SAFE_PATH = r"[A-Za-z0-9_.][A-Za-z0-9_./+-]*"
+_INSTALL_KINDS = (
+    ("file", re.compile(rf"^{_SAFE_PATH}\.txt$")),
+    (
+        "path",
+        re.compile(rf"^(\.|\.\./?{_SAFE_PATH}|\./{_SAFE_PATH}|/{_SAFE_PATH}|{_SAFE_PATH}\.whl)$"),
+    ),
+    (
+        "requirement",
+        re.compile(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?"
+            r"==[0-9][A-Za-z0-9.+!-]*$"
+        ),
+    ),
+)
+
+
+def install_kind(value: str) -> str | None:
+    """'file', 'path' or 'requirement' for a `ci.install` value; None when it is none of them.
+
+    Nothing else is accepted: the value reaches a workflow's `env:`, and pip would read
+    an option, a URL or a `${{ }}` expression in it.
+    """
+    if ".." in value.replace("../", "") or "${{" in value:
+        return None
+    for kind, pattern in _INSTALL_KINDS:
+        if pattern.match(value):
+            return kind
+    return None
 
 
 class Project(Strict):
