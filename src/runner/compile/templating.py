@@ -3,7 +3,8 @@
 Delimiters are `[[ ]]` and `[% %]`, which cannot collide with GitHub's
 `${{ }}`; undefined names are errors; templates ship as package data. Values
 from users are inserted only through the `q` filter, which writes a YAML
-double-quoted scalar (JSON syntax), so no value can change the YAML around it.
+double-quoted scalar (JSON syntax), so no value can change the YAML around it,
+and in which `${{` cannot start a GitHub expression.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import jinja2
 
 
 def _quote(value: Any) -> str:
-    return json.dumps(str(value))
+    # GitHub evaluates `${{ }}` in any workflow string after YAML has parsed it, so
+    # quoting alone does not keep an expression out. The config refuses `${{` in every
+    # value that reaches a workflow; should one still arrive, it becomes the literal
+    # text through an expression that only yields it.
+    return json.dumps(str(value)).replace("${{", "${{ '${{' }}")
 
 
 @lru_cache(maxsize=1)
