@@ -500,7 +500,7 @@ def test_fork_pull_request_gets_a_failing_status_that_says_a_maintainer_must_run
     pipeline = runner.job(
         workflows / "mlops-pr.yml", "pipeline", {**context, "matrix.pipeline": "iris"}, PR_EVENT
     )
-    assert "train" in _last_run(pipeline)["ran"]
+    assert "iris:train" in _last_run(pipeline)["ran"]
     fork = runner.job(workflows / "mlops-pr.yml", "fork", context, PR_EVENT, fails=True)
     assert fork.failed is not None
     assert "a maintainer must run it" in fork.failed
@@ -534,8 +534,8 @@ def test_strict_main_registers_what_reproduces_and_refuses_a_swapped_model(
     sh("dvc", "push", cwd=dev)
     sh("git", "push", "--quiet", "origin", "main", cwd=dev)
     release = _release(runner, workflows)
-    assert "train" in _last_run(release)["ran"], "strict mode re-runs the stages"
-    assert sh("git", "status", "--porcelain", cwd=release.cwd).stdout.strip() == ""
+    assert "iris:train" in _last_run(release)["ran"], "strict mode re-runs the stages"
+    assert sh("git", "status", "--porcelain", "-uno", cwd=release.cwd).stdout.strip() == ""
     tags = sh("git", "ls-remote", "--tags", str(origin), cwd=tmp_path).stdout
     assert "refs/tags/iris-classifier@v0.1.0" in tags
 
