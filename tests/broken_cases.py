@@ -104,6 +104,23 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "mlops.yaml:22:16: error: ci.main_branch: expected a string, got a boolean (true)",
     ),
     (
+        "ci-install-expression",
+        M,
+        "  main_branch: main",
+        '  main_branch: main\n  install: "mlops-runner==0.1.0 ${{ secrets.GITHUB_TOKEN }}"',
+        "mlops.yaml:23:12: error: ci.install: install 'mlops-runner==0.1.0 ${{ secrets.GITHUB_TOKEN }}' "
+        "is not a requirements file (*.txt), a path (./dir, a .whl) or one exactly pinned "
+        "requirement (name==1.2.3)",
+    ),
+    (
+        "ci-install-unpinned",
+        M,
+        "  main_branch: main",
+        "  main_branch: main\n  install: mlops-runner",
+        "mlops.yaml:23:12: error: ci.install: install 'mlops-runner' is not a requirements file "
+        "(*.txt), a path (./dir, a .whl) or one exactly pinned requirement (name==1.2.3)",
+    ),
+    (
         "target-missing-kind",
         M,
         "{kind: directory, path: .mlops/deploy/staging}",

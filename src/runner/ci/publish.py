@@ -85,7 +85,7 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class PipelineStatus:
     pipeline: str
     passed: bool
     description: str
@@ -96,7 +96,7 @@ class Verdict:
 class Published:
     sha: str
     committed: list[str]  # the files of the results commit; [] when none was needed
-    verdicts: list[Verdict]
+    verdicts: list[PipelineStatus]
     check_passed: bool
 
 
@@ -106,28 +106,28 @@ FORK = (
 )
 
 
-def _verdict(pr: PullRequest, name: str, outcome: Outcome | None) -> Verdict:
+def _verdict(pr: PullRequest, name: str, outcome: Outcome | None) -> PipelineStatus:
     if name not in pr.affected:
-        return Verdict(name, True, "not affected by this pull request", None)
+        return PipelineStatus(name, True, "not affected by this pull request", None)
     report = outcome.report if outcome else ""
     if pr.fork:
         note = (
             f"**{FORK}.** A fork's pull request gets no secrets and a read-only token. "
             "See docs/workflows.md, 'Pull requests from forks'."
         )
-        return Verdict(name, False, FORK, f"{note}\n\n{report}".rstrip() + "\n")
+        return PipelineStatus(name, False, FORK, f"{note}\n\n{report}".rstrip() + "\n")
     if outcome is None or outcome.gate is None:
         failed = f" (failed: {', '.join(outcome.failed)})" if outcome and outcome.failed else ""
         why = f"the pipeline did not reach its gate{failed}; see the run"
-        return Verdict(name, False, why, f"❌ **{name}**: {why}.\n")
+        return PipelineStatus(name, False, why, f"❌ **{name}**: {why}.\n")
     gate = outcome.gate
     label = (gate.get("baseline") or {}).get("label") or "no baseline"
     if gate.get("passed") is True:
-        return Verdict(name, True, f"gate passed, compared with {label}", report)
+        return PipelineStatus(name, True, f"gate passed, compared with {label}", report)
     failed_checks = [c for c in gate.get("checks", []) if c.get("result") == "fail"]
     first = failed_checks[0] if failed_checks else {}
     why = f": {first.get('metric')} {first.get('rule')}" if first else ""
-    return Verdict(name, False, f"gate failed{why} (compared with {label})", report)
+    return PipelineStatus(name, False, f"gate failed{why} (compared with {label})", report)
 
 
 def publish(ws: Workspace, source: Path, pr: PullRequest, api: GitHubApi) -> Published:

@@ -130,7 +130,7 @@ def read_outcomes(ws: Workspace, source: Path) -> dict[str, Outcome]:
 
 
 def apply(ws: Workspace, source: Path, outcomes: dict[str, Outcome]) -> list[str]:
-    """Write the results into the work tree; the paths written, or [] when none changed."""
+    """Write the results into the work tree; the paths that now differ from HEAD."""
     written: set[str] = set()
     for name, outcome in sorted(outcomes.items()):
         for rel in outcome.files:
@@ -140,9 +140,11 @@ def apply(ws: Workspace, source: Path, outcomes: dict[str, Outcome]) -> list[str
             else:
                 write_atomic(ws.root / rel, data)
             written.add(rel)
-    if not written:
-        return []
-    return sorted(written) if git.dirty_files(ws.root, sorted(written)) else []
+    return [
+        rel
+        for rel in sorted(written)
+        if git.show(ws.root, "HEAD", f"./{rel}") != (ws.root / rel).read_text("utf-8")
+    ]
 
 
 def _merge_root_lock(ws: Workspace, pipeline: str, theirs: str) -> None:
