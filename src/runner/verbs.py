@@ -26,12 +26,15 @@ class Verb:
 def _ci_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "action",
-        choices=("collect", "publish", "bundle", "push-tags"),
+        choices=("collect", "publish", "bundle", "push-tags", "requirements"),
         help="collect: copy PIPELINE's results and gate reports into DIR (pipeline job); "
         "publish: commit the results in DIR to the pull request's branch, set the "
         "mlops/<pipeline> statuses and update the comments (results job); bundle: write the "
         "version tag registered at HEAD into DIR (release job); push-tags: push the version "
-        "tags of the bundles in DIR (tag job)",
+        "tags of the bundles in DIR (tag job); requirements: write the hash-pinned "
+        "requirements file ci.install names (default requirements/mlops-ci.txt) from the "
+        "installed mlops-runner and its dependencies, with the hashes the package index "
+        "publishes",
     )
     p.add_argument(
         "pipeline", nargs="?", metavar="PIPELINE", help="the pipeline (collect and bundle)"
@@ -39,9 +42,8 @@ def _ci_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dir",
         dest="folder",
-        required=True,
         metavar="DIR",
-        help="the folder that travels between jobs as a workflow artifact",
+        help="the folder that travels between jobs as a workflow artifact (all but requirements)",
     )
 
 
@@ -514,6 +516,7 @@ VERBS: tuple[Verb, ...] = (
             "mlops ci collect iris --dir mlops-results",
             "mlops ci publish --dir mlops-results",
             "mlops ci bundle iris --dir mlops-tags && mlops ci push-tags --dir mlops-tags",
+            "mlops ci requirements && git add requirements/mlops-ci.txt",
         ),
         _ci_args,
         formats=("text", "json"),
