@@ -1,20 +1,23 @@
 """The GitHub Actions workflows `mlops compile` writes (pure: returns [(path, text)]).
 
-- mlops-pr.yml: on pull requests, compile --check, validate and plan; then one
-  job per affected pipeline: run (pulling data and run-cache), gate against the
-  first environment, one PR comment per pipeline updated in place.
-- mlops-main.yml: on the main branch, reproduce (reusing the PR's run-cache
-  unless `ci.reuse_pr_cache: false`), gate, register, push, deploy to the first
-  environment.
+- mlops-pr.yml: on pull requests, compile --check, validate and plan; one job per
+  affected pipeline runs it (read-only token, the DVC remote's credentials), pushes
+  outputs and run-cache, gates against `gates.baseline` and collects the results;
+  one job without secrets commits them to the PR branch and sets `mlops/<pipeline>`
+  statuses and one comment per pipeline (a fork's PR gets failing statuses).
+- mlops-main.yml: on the main branch, reproduce (reusing what the PR committed, or
+  strictly: forced, no run-cache, must match the merged dvc.lock), gate, register
+  and bundle the tag; a job that runs no pipeline pushes the tags; deploy to the
+  first environment with that environment's secrets.
 - mlops-deploy.yml: after a merged change to deployments.yaml, one job per
-  changed environment, each with `environment:` (reviewers) and its own
-  concurrency group that never cancels a deploy in progress.
+  changed environment, each with `environment:` (reviewers, its secrets) and its
+  own concurrency group that never cancels a deploy in progress.
 - mlops-monitor.yml: a schedule that checks environments serve what is desired.
 
-Security is built in and tested: `permissions: {}` at the top and the least
-per job, actions pinned to commit SHAs, no user value inside `${{ }}` in a
-`run:` (values travel through `env:` and are quoted), secrets only in the
-jobs that need the remote, a timeout on every job.
+Security is built in and tested: `permissions: {}` at the top and exactly what
+each job uses, actions pinned to commit SHAs, no user value inside `${{ }}` in a
+`run:` (values travel through `env:` and are quoted), each job only the secrets
+it uses, installs that resolve no unpinned name, a timeout on every job.
 """
 
 from __future__ import annotations
