@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.ci import results
+from runner.project.workspace import open_workspace
+
 from conftest import copy_template, run_cli
 from github_standin import REPOSITORY, TOKEN, GitHub
 
@@ -265,3 +268,43 @@ def test_push_tags_refuses_tags_that_are_not_this_runs_versions(
         f"error: no version tag to push: {tmp_path / 'none'} holds no *.bundle",
     )
     assert "other-model" not in _git(project, "ls-remote", "--tags", "origin")
+
+
+def test_two_pipelines_give_one_commit_with_the_root_lock_merged_by_stage(
+    example: Path,
+) -> None:
+    source = (example / "pipelines/iris.yaml").read_text()
+    (example / "pipelines/iris2.yaml").write_text(
+        source.replace("model: iris-classifier", "model: iris-two")
+    )
+    _git(example, "init", "--quiet", "--initial-branch=main")
+    _git(example, "add", "-A")
+    _git(example, "commit", "--quiet", "-m", "two pipelines")
+    ws = open_workspace(example)
+    folder = example.parent / "results"
+    head = _git(example, "rev-parse", "HEAD")
+    outcomes = {}
+    for name in ("iris", "iris2"):
+        # What each pipeline job would have collected: its lock, its metrics, and the
+        # root dvc.lock in which only its own stage is new.
+        files = {
+            f"pipelines/{name}/dvc.lock": f"schema: '2.0'\nstages:\n  train:\n    cmd: {name}\n",
+            f"outputs/{name}/evaluate/metrics.json": '{"accuracy": 0.9}\n',
+            "dvc.lock": f"schema: '2.0'\nstages:\n  {name}:\n    cmd: python -m runner.steps "
+            f"--manifest {name}\n",
+        }
+        for rel, text in files.items():
+            path = folder / name / results.FILES / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        outcomes[name] = results.Outcome(name, head, {"passed": True}, "", (), tuple(files))
+    written = results.apply(ws, folder, outcomes)
+    assert written == [
+        "dvc.lock",
+        "outputs/iris/evaluate/metrics.json",
+        "outputs/iris2/evaluate/metrics.json",
+        "pipelines/iris/dvc.lock",
+        "pipelines/iris2/dvc.lock",
+    ]
+    merged = (example / "dvc.lock").read_text()
+    assert "  iris:\n" in merged and "  iris2:\n" in merged, merged
