@@ -265,7 +265,10 @@ JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "history": (["history"], None),
 }
 # Verbs whose one JSON document is checked where their slow run happens anyway.
-JSON_ELSEWHERE = {"reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical"}
+JSON_ELSEWHERE = {
+    "reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical",
+    "ci": "tests/test_ci_verbs.py::test_collect_takes_results_not_data_or_models",
+}
 
 
 def test_every_json_verb_is_covered() -> None:
