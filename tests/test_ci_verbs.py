@@ -308,3 +308,33 @@ def test_two_pipelines_give_one_commit_with_the_root_lock_merged_by_stage(
     ]
     merged = (example / "dvc.lock").read_text()
     assert "  iris:\n" in merged and "  iris2:\n" in merged, merged
+
+
+def test_publish_says_so_when_the_branch_moved_meanwhile(
+    project: Path, tmp_path: Path, github: GitHub
+) -> None:
+    results = tmp_path / "results"
+    _collect(project, results)
+    # Someone pushes to the branch while CI runs.
+    other = tmp_path / "other"
+    _git(
+        tmp_path,
+        "clone",
+        "--quiet",
+        "--branch",
+        "feature",
+        str(tmp_path / "origin.git"),
+        str(other),
+    )
+    (other / "NOTES.md").write_text("meanwhile\n")
+    _git(other, "add", "NOTES.md")
+    _git(other, "commit", "--quiet", "-m", "meanwhile")
+    _git(other, "push", "--quiet", "origin", "feature")
+    metrics = results / "iris/files/outputs/iris/evaluate/metrics.json"
+    metrics.write_text('{"accuracy": 0.5}\n')
+    done = run_cli("ci", "publish", "--dir", str(results), cwd=project, env=_env(github))
+    assert done.returncode == 1
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("error: cannot push the results commit to feature: "), first
+    assert "the run of the newer push commits the results" in done.stderr
+    assert [c for c in github.calls if c[0] == "POST"] == []

@@ -134,7 +134,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--locked",
         action="store_true",
-        help="fail if the run changes dvc.lock or metrics files (CI: results must be committed)",
+        help="fail if the run changes dvc.lock or metrics files, naming the first stage whose "
+        "outputs differ (strict main: with --force --no-run-cache, the merged results must "
+        "reproduce)",
     )
 
 

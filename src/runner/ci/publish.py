@@ -20,7 +20,7 @@ from runner import git
 from runner.ci.github import GitHubApi
 from runner.ci.results import Outcome, apply, read_outcomes
 from runner.config.load import Workspace
-from runner.errors import CheckFailed, UsageError
+from runner.errors import CheckFailed, ExternalCommandError, UsageError
 
 # Who the results commit is by: GitHub's own bot identity for GITHUB_TOKEN pushes.
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -153,7 +153,15 @@ def publish(ws: Workspace, source: Path, pr: PullRequest, api: GitHubApi) -> Pub
                 + (f"\nRun: {pr.run_url}\n" if pr.run_url else "")
             )
             head = git.commit_files(ws.root, committed, message, BOT)
-            git.push_head(ws.root, pr.head_ref)
+            try:
+                git.push_head(ws.root, pr.head_ref)
+            except ExternalCommandError as exc:
+                why = exc.message.strip().splitlines()[-1]
+                raise CheckFailed(
+                    f"cannot push the results commit to {pr.head_ref}: {why}",
+                    "if the branch moved while CI ran, the run of the newer push commits "
+                    "the results; otherwise let the workflow's token push (docs/workflows.md)",
+                ) from None
     check_passed = pr.check_result == "success"
     api.set_status(
         head,
