@@ -366,3 +366,18 @@ def test_ci_values_that_could_break_a_workflow_are_refused(
         assert message.endswith("or one exactly pinned requirement (name==1.2.3)"), message
     else:
         assert message.startswith(f"ci.{key}: the string "), message
+
+
+def test_a_quoted_value_cannot_start_an_expression() -> None:
+    from runner.compile.templating import environment
+
+    quote = environment().filters["q"]
+    assert quote("a ${{ github.token }}") == "\"a ${{ '${{' }} github.token }}\""
+    assert quote("plain") == '"plain"'
+
+
+def test_the_gate_in_ci_uses_the_pipelines_declared_baseline(workflows: Path) -> None:
+    for name, job_id, job in _jobs(workflows):
+        for step in job["steps"]:
+            if step.get("run", "").startswith("mlops gate"):
+                assert "--baseline" not in step["run"], (name, job_id)
