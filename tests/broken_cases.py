@@ -407,8 +407,8 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "param-key",
         P,
         "  seed: 42",
-        "  seed: 42\n  my-param: 1",
-        "pipelines/iris.yaml:5:3: error: params: param name 'my-param' is not an identifier",
+        "  seed: 42\n  my.param: 1",
+        "pipelines/iris.yaml:5:3: error: params: param name 'my.param' is not an identifier",
     ),
     (
         "baseline-unknown",

@@ -45,6 +45,7 @@ from runner.layout import (
 )
 from runner.project import interp
 from runner.project.graph import Graph, Node, build_graph, norm, out_path
+from runner.project.paramsfile import params_files, params_location
 from runner.project.sweep import stages_of
 
 STEP_CMD = "python -m runner.steps"
@@ -53,7 +54,9 @@ STEP_CMD = "python -m runner.steps"
 def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
     """The DVC files, params.yaml and the editor schemas as (project-relative path, text)."""
     graph = build_graph(ws)
-    files: list[tuple[str, str]] = [(PARAMS_FILE, _params_yaml(ws))]
+    files: list[tuple[str, str]] = [
+        (path, _params_yaml(values)) for path, values in params_files(ws).items()
+    ]
     for name, pfile in ws.pipelines.items():
         files.append((pipeline_dvc_yaml(name), _pipeline_dvc_yaml(pfile, graph)))
         steps = _steps_yaml(pfile, graph)
@@ -70,8 +73,9 @@ def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
 
 
 def compiled_params(ws: Workspace) -> dict[str, Any]:
-    """The values `params.yaml` gets: each pipeline's `params:` under its name."""
-    return {name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params}
+    """The values `params.yaml` gets: each pipeline's `params:` under its name, and
+    those of the pipelines that chose its top level (`params_file: params.yaml`)."""
+    return params_files(ws)[PARAMS_FILE]
 
 
 PARAMS_DIGEST = re.compile(r"^# values-sha256: (?P<digest>[0-9a-f]{64})$", re.MULTILINE)
@@ -83,8 +87,7 @@ def params_digest(values: Any) -> str:
     return sha256_bytes(json.dumps(values, sort_keys=True, default=str).encode())
 
 
-def _params_yaml(ws: Workspace) -> str:
-    params = compiled_params(ws)
+def _params_yaml(params: dict[str, Any]) -> str:
     body = dump(params) if params else "{}\n"
     digest = params_digest(yamlio.read(body))
     return header(f"{PIPELINES_DIR}/*.yaml") + f"# values-sha256: {digest}\n" + body
@@ -100,19 +103,59 @@ def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
         stage = item.stage
         if isinstance(stage, StepStage):
             stages[sname] = _step_stage(pfile, sname, stage, node, graph)
+        elif item.loop_key is not None:
+            # One DVC `foreach`/`matrix` for all copies; DVC names them `<stage>@<key>`.
+            if item.source not in stages:
+                stages[item.source] = _loop_stage(pfile, item.source, graph)
+            continue
         else:
-            stages[sname] = _cmd_stage(pfile, sname, stage, node)
+            stages[sname] = _cmd_stage(pfile, sname, stage, node, graph)
         if item.variant is not None:
             stages[sname]["meta"]["variant"] = item.variant.name
             stages[sname]["meta"]["sweep"] = dict(item.overrides)
     body: dict[str, Any] = {"stages": stages}
-    if any(
-        isinstance(item.stage, CmdStage) and any(interp.refs(item.stage.cmd))
-        for item in stages_of(pfile).values()
-    ):
-        # DVC reads these at run time to fill in `${<pipeline>.<key>}` in commands.
-        body = {"vars": [f"../../{PARAMS_FILE}"], **body}
+    top_vars = _pipeline_vars(pfile)
+    if top_vars:
+        body = {"vars": top_vars, **body}
     return header(pfile.doc.path) + dump(body)
+
+
+def _pipeline_vars(pfile: PipelineFile) -> list[Any]:
+    """DVC's `vars:` of a pipeline's dvc.yaml, relative to its folder (`pipelines/<name>/`).
+
+    The params file comes first when a custom stage refers to a param, so DVC
+    fills `${...}` in when the stage runs and `dvc exp run -S` reaches it.
+    """
+    out: list[Any] = []
+    refers = any(
+        _param_refs(pfile, _cmd_texts(stage))
+        for stage in pfile.model.stages.values()
+        if isinstance(stage, CmdStage)
+    )
+    if refers:
+        out.append(f"../../{params_location(pfile).file}")
+    for spec in pfile.model.vars:
+        out.append(f"../../{spec}" if isinstance(spec, str) else spec)
+    return out
+
+
+def _cmd_texts(stage: CmdStage) -> list[Any]:
+    """Everything of a custom stage DVC interpolates: the command, paths and the loop."""
+    return [
+        stage.cmd,
+        stage.deps,
+        stage.outs,
+        stage.metrics,
+        stage.plots,
+        stage.foreach,
+        stage.matrix,
+    ]
+
+
+def _param_refs(pfile: PipelineFile, value: Any) -> list[str]:
+    """The `${...}` in `value` that name the pipeline's params (not `item`, `key`, vars)."""
+    params = pfile.model.params
+    return [ref for ref in interp.refs(value) if ref.split(".", 1)[0] in params]
 
 
 def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
@@ -155,44 +198,98 @@ def _step_stage(
     )
 
 
-def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> dict[str, Any]:
+def _cmd_stage(
+    pfile: PipelineFile, sname: str, stage: CmdStage, node: Node, graph: Graph
+) -> dict[str, Any]:
     name = pfile.name
-    cmd: list[str] = (
-        [_render_cmd(c, name) for c in stage.cmd]
-        if isinstance(stage.cmd, list)
-        else [_render_cmd(stage.cmd, name)]
-    )
-    outs = [_out(o) for o in stage.outs]
+    cmd: list[str] = [
+        _render(pfile, c) for c in (stage.cmd if isinstance(stage.cmd, list) else [stage.cmd])
+    ]
+    outs = [_out(pfile, o) for o in stage.outs]
     if not (stage.outs or stage.metrics or stage.plots):
         # Something for the root stage to depend on, so `dvc repro` reaches this stage.
         stamp = stage_stamp(name, sname)
         cmd.append(f"{STEP_CMD} --stamp {shlex.quote(stamp)}")
         outs.append({stamp: {"cache": False}})
-    used = {*stage.params, *interp.refs(stage.cmd)}
     return _stage(
         cmd=cmd[0] if len(cmd) == 1 else cmd,
-        deps=sorted(set(node.deps)),
-        params=[{PARAMS_FILE: sorted(f"{name}.{key}" for key in used)}] if used else [],
+        deps=_cmd_deps(pfile, stage, graph),
+        params=_cmd_params(pfile, stage),
         outs=outs,
-        metrics=[_out(o) for o in stage.metrics],
-        plots=[_out(o) for o in stage.plots],
-        meta=_meta(pfile, node),
+        metrics=[_out(pfile, o) for o in stage.metrics],
+        plots=[_out(pfile, o) for o in stage.plots],
+        meta={**stage.meta, **_meta(pfile, node)},
         desc=stage.desc,
         always_changed=stage.always_changed,
+        frozen=stage.frozen,
+        vars=stage.vars,
     )
 
 
-def _render_cmd(cmd: str, pipeline: str) -> str:
-    """`${key}` becomes DVC's `${<pipeline>.key}` (filled in from params.yaml when the
-    stage runs); any other `${` is escaped, since DVC interpolates every one."""
+def _loop_stage(pfile: PipelineFile, source: str, graph: Graph) -> dict[str, Any]:
+    """A `foreach`/`matrix` stage as DVC writes it: the loop, then the body."""
+    stage = pfile.model.stages[source]
+    assert isinstance(stage, CmdStage)
+    first = next(n for n in graph.nodes.values() if n.pipeline == pfile.name and n.source == source)
+    body = _cmd_stage(pfile, source, stage, first, graph)
+    if stage.foreach is not None:
+        return {"foreach": _render_value(pfile, stage.foreach), "do": body}
+    return {"matrix": _render_value(pfile, stage.matrix), **body}
+
+
+def _cmd_deps(pfile: PipelineFile, stage: CmdStage, graph: Graph) -> list[str]:
+    """The stage's own deps (as DVC will interpolate them) and the outputs of its needs."""
+    needed = [
+        out
+        for node in graph.nodes.values()
+        if node.pipeline == pfile.name and node.source in stage.needs
+        for out in node.outs
+    ]
+    return sorted({*(norm(_render(pfile, d)) for d in stage.deps), *needed})
+
+
+def _cmd_params(pfile: PipelineFile, stage: CmdStage) -> list[Any]:
+    """`params:` of a custom stage: the keys it lists or its command refers to, in the
+    pipeline's params file, then the params files the team keeps, as written."""
+    where = params_location(pfile)
+    used = {key for key in stage.params if isinstance(key, str)}
+    used.update(_param_refs(pfile, [stage.cmd, stage.deps, stage.outs, stage.metrics, stage.plots]))
+    out: list[Any] = [{where.file: sorted(where.key(key) for key in used)}] if used else []
+    for spec in stage.params:
+        if isinstance(spec, dict):
+            file, keys = next(iter(spec.items()))
+            if file == where.file and out and keys:
+                out[0][file] = sorted({*out[0][file], *keys})
+            else:
+                out.append({file: keys})
+    return out
+
+
+def _render(pfile: PipelineFile, text: str) -> str:
+    """`${key}` of the pipeline's params becomes the key DVC knows it by (`${<pipeline>.key}`
+    when nested), filled in from the params file when the stage runs; `${item}`, `${key}`
+    and vars stay as written; any other `${` is escaped, since DVC interpolates every one."""
+    where = params_location(pfile)
+    params = pfile.model.params
     parts: list[str] = []
     last = 0
-    for match in interp.REF.finditer(cmd):
-        parts.append(cmd[last : match.start()].replace("${", "\\${"))
-        parts.append(f"${{{pipeline}.{match.group(1)}}}")
+    for match in interp.REF.finditer(text):
+        parts.append(text[last : match.start()].replace("${", "\\${"))
+        ref = match.group(1)
+        parts.append(f"${{{where.key(ref) if ref.split('.', 1)[0] in params else ref}}}")
         last = match.end()
-    parts.append(cmd[last:].replace("${", "\\${"))
+    parts.append(text[last:].replace("${", "\\${"))
     return "".join(parts)
+
+
+def _render_value(pfile: PipelineFile, value: Any) -> Any:
+    if isinstance(value, str):
+        return _render(pfile, value)
+    if isinstance(value, dict):
+        return {key: _render_value(pfile, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_value(pfile, item) for item in value]
+    return value
 
 
 def stamps(pfile: PipelineFile) -> list[str]:
@@ -205,8 +302,8 @@ def stamps(pfile: PipelineFile) -> list[str]:
     ]
 
 
-def _out(spec: str | dict[str, OutFlags]) -> Any:
-    path = norm(out_path(spec))
+def _out(pfile: PipelineFile, spec: str | dict[str, OutFlags]) -> Any:
+    path = norm(_render(pfile, out_path(spec)))
     if isinstance(spec, str):
         return path
     flags = spec[out_path(spec)]
@@ -216,8 +313,21 @@ def _out(spec: str | dict[str, OutFlags]) -> Any:
 
 def _stage(**fields: Any) -> dict[str, Any]:
     """A DVC stage with DVC's key order and empty keys dropped."""
-    order = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "always_changed")
+    order = (
+        "cmd",
+        "wdir",
+        "deps",
+        "params",
+        "outs",
+        "metrics",
+        "plots",
+        "frozen",
+        "always_changed",
+    )
     stage: dict[str, Any] = {"cmd": fields["cmd"], "wdir": "../.."}
+    if fields.get("vars"):
+        # A stage's own vars are read relative to its wdir, the project root.
+        stage = {"vars": fields["vars"], **stage}
     for key in order[2:]:
         value = fields.get(key)
         if value:
@@ -300,6 +410,8 @@ def model_path(pfile: PipelineFile, graph: Graph) -> str | None:
     deploy = pfile.model.deploy
     if deploy is None:
         return None
+    if deploy.path is not None:
+        return norm(deploy.path)
     stage_name = deploy.stage
     if stage_name is None:
         trains = [
@@ -316,6 +428,8 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
     stages: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
     plots: list[Any] = []
+    metrics: list[str] = []
+    params_shown: list[str] = []
     for name, pfile in ws.pipelines.items():
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
@@ -331,10 +445,22 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
                 artifact["desc"] = pfile.model.description
             artifact["meta"] = {"pipeline": name}
             artifacts[deploy.model] = artifact
+        for aname, declared in pfile.model.artifacts.items():
+            artifacts[aname] = {
+                "path": norm(declared.path),
+                **declared.model_dump(exclude_defaults=True, exclude={"path"}),
+            }
         plots += _plot_definitions(pfile, graph)
+        plots += [spec if isinstance(spec, str) else _top_plot(spec) for spec in pfile.model.plots]
+        metrics += pfile.model.metrics
+        params_shown += pfile.model.params_files
     body: dict[str, Any] = {"stages": stages}
+    if metrics:
+        body["metrics"] = list(dict.fromkeys(metrics))
     if plots:
         body["plots"] = plots
+    if params_shown:
+        body["params"] = list(dict.fromkeys(params_shown))
     if artifacts:
         body["artifacts"] = dict(sorted(artifacts.items()))
     return header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml") + dump(body)
@@ -401,6 +527,14 @@ def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
         elif task == "regression":
             out.append(_plot(f"{folder}/residuals.json", "scatter", "actual", "predicted", title))
     return out
+
+
+def _top_plot(spec: dict[str, Any]) -> dict[str, Any]:
+    """A top-level plot as DVC reads it: its id (a file) with the properties given."""
+    return {
+        key: value.model_dump(exclude_none=True) if value is not None else None
+        for key, value in spec.items()
+    }
 
 
 def _plot(path: str, template: str, x: str, y: str, title: str) -> dict[str, Any]:
