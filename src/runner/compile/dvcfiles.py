@@ -72,12 +72,6 @@ def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------ params
 
 
-def compiled_params(ws: Workspace) -> dict[str, Any]:
-    """The values `params.yaml` gets: each pipeline's `params:` under its name, and
-    those of the pipelines that chose its top level (`params_file: params.yaml`)."""
-    return params_files(ws)[PARAMS_FILE]
-
-
 PARAMS_DIGEST = re.compile(r"^# values-sha256: (?P<digest>[0-9a-f]{64})$", re.MULTILINE)
 
 
@@ -209,7 +203,7 @@ def _cmd_stage(
     if not (stage.outs or stage.metrics or stage.plots):
         # Something for the root stage to depend on, so `dvc repro` reaches this stage.
         stamp = stage_stamp(name, sname)
-        cmd.append(f"{STEP_CMD} --stamp {shlex.quote(stamp)}")
+        cmd.append(stamp_command(stamp))
         outs.append({stamp: {"cache": False}})
     return _stage(
         cmd=cmd[0] if len(cmd) == 1 else cmd,
@@ -290,6 +284,11 @@ def _render_value(pfile: PipelineFile, value: Any) -> Any:
     if isinstance(value, list):
         return [_render_value(pfile, item) for item in value]
     return value
+
+
+def stamp_command(stamp: str) -> str:
+    """The command that leaves `stamp` after a custom stage without outputs ran."""
+    return f"{STEP_CMD} --stamp {shlex.quote(stamp)}"
 
 
 def stamps(pfile: PipelineFile) -> list[str]:

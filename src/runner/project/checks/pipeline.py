@@ -16,6 +16,7 @@ from runner.config.steps import STEPS
 from runner.errors import Problem, did_you_mean
 from runner.project import interp
 from runner.project.checks.dvcfeatures import check_command, check_features
+from runner.project.checks.dvclive import check_dvclive
 from runner.project.checks.gates import check_deploy, check_gates
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
 from runner.project.checks.paths import check_path, out_problem
@@ -86,6 +87,7 @@ def check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
     out += check_gates(ws, pfile)
     out += check_deploy(ws, pfile)
     out += check_features(ws, pfile)
+    out += check_dvclive(ws, pfile)
     return out
 
 
