@@ -87,10 +87,12 @@ def manifest_file(pipeline: str) -> str:
 
 
 # Where `mlops import` keeps the hand-written DVC files it replaced (dvc.yaml,
-# dvc.lock, params.yaml), byte for byte, so that nothing of the team's is lost.
+# dvc.lock, params.yaml), byte for byte with an `.orig` suffix, so nothing is lost.
 IMPORTED_DIR = f"{MLOPS_DIR}/imported"
 
 
 def imported_copy(rel: str) -> str:
-    """Where `mlops import` keeps the team's file `rel` once compile takes its place."""
-    return f"{IMPORTED_DIR}/{rel}"
+    """Where `mlops import` keeps the team's file `rel` once compile takes its place.
+
+    The `.orig` suffix keeps DVC from reading the copy of a dvc.yaml as a pipeline."""
+    return f"{IMPORTED_DIR}/{rel}.orig"

@@ -404,6 +404,30 @@ def final_outputs(pfile: PipelineFile, graph: Graph) -> list[str]:
     return sorted(finals)
 
 
+def _root_deps(pfile: PipelineFile, graph: Graph) -> list[str]:
+    """What a pipeline's root stage depends on: its final outputs and stamps.
+
+    DVC runs the stages `dvc repro` reaches depth first, in the order of the root
+    stage's deps. With custom stages, the root therefore also lists one output of
+    each, in the order the pipeline declares them, so that the stages run in the
+    order a hand-written dvc.yaml runs them. (Built-in steps alone keep the sorted
+    list: they form one chain, whose order no listing changes.)
+    """
+    wanted = {*final_outputs(pfile, graph), *stamps(pfile)}
+    if not any(isinstance(s, CmdStage) for s in pfile.model.stages.values()):
+        return sorted(wanted)
+    ordered: list[str] = []
+    for node in graph.nodes.values():
+        if node.pipeline != pfile.name:
+            continue
+        outs = [out for out in (*node.outs, stage_stamp(pfile.name, node.name)) if out in wanted]
+        stage = pfile.model.stages[node.source]
+        if not outs and isinstance(stage, CmdStage) and node.outs:
+            outs = [node.outs[0]]
+        ordered += sorted(outs)
+    return list(dict.fromkeys(ordered))
+
+
 def model_path(pfile: PipelineFile, graph: Graph) -> str | None:
     """The path of the model a pipeline deploys, or None."""
     deploy = pfile.model.deploy
@@ -432,7 +456,7 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
     for name, pfile in ws.pipelines.items():
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
-            "deps": sorted({*final_outputs(pfile, graph), *stamps(pfile)}),
+            "deps": _root_deps(pfile, graph),
             "outs": [{manifest_file(name): {"cache": False}}],
             "meta": {"source": pfile.doc.path},
         }
