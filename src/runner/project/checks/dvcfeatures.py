@@ -226,6 +226,7 @@ def _check_paths(
                             (*item_loc, path, plot_props[0]),
                             f"stages.{sname}.{group}[{i}]: {plot_props[0]}: is only for plots",
                             "move the file under plots:, or drop the plot properties",
+                            prefer_key=True,
                         )
                     )
     return out
