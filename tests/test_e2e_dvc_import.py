@@ -205,3 +205,42 @@ def test_import_never_overwrites(tmp_path: Path, sh: Sh) -> None:
     sh("mlops", "compile", cwd=root)
     compiled = yaml.safe_load((root / "pipelines/checks/dvc.yaml").read_text())
     assert compiled["stages"]["validate"]["foreach"] == "${checks.datasets}"
+
+
+def test_dvc_reads_every_feature_and_names_loop_copies_its_way(tmp_path: Path, sh: Sh) -> None:
+    from test_dvc_features import FEATURES
+
+    root = tmp_path / "p"
+    sh("mlops", "init", str(root), cwd=tmp_path)
+    build_tree(
+        root,
+        {
+            "pipelines/feat.yaml": FEATURES,
+            "configs/train.yaml": "train:\n  lr: 0.1\n",
+            "data/north.csv": "a\n",
+            "data/south.csv": "a\n",
+            "check.py": "import sys\nopen(f'out/{sys.argv[1]}.json', 'w').write(sys.argv[2])\n",
+            "out/.keep": "",
+        },
+    )
+    sh("mlops", "compile", cwd=root)
+    listed = [
+        line.split()[0]
+        for line in sh("dvc", "stage", "list", "--all", cwd=root).stdout.splitlines()
+    ]
+    feat = [s.split(":")[-1] for s in listed if s.startswith("pipelines/feat/")]
+    assert feat == [
+        "check@north",
+        "check@south",
+        "fit@lin-1",
+        "fit@lin-2",
+        "fit@tree-1",
+        "fit@tree-2",
+        "pick",
+    ]
+    # One copy runs alone, under DVC's own name.
+    ran = _ran(
+        sh("dvc", "repro", "--single-item", "pipelines/feat/dvc.yaml:check@south", cwd=root).stdout
+    )
+    assert ran == ["check@south"]
+    assert (root / "out/south.json").read_text() == "3"
