@@ -67,6 +67,11 @@ artifacts:
     type: model
     labels: [prod]
     meta: {team: x}
+deploy:
+  model: churn-picker
+  environments: [staging]
+  stage: pick
+  path: best.bin
 """
 
 
@@ -164,6 +169,8 @@ def test_every_feature_compiles_to_its_dvc_equivalent(features: Path) -> None:
         "labels": ["prod"],
         "meta": {"team": "x"},
     }
+    # The stage writes two outputs; deploy.path names the model.
+    assert root["artifacts"]["churn-picker"]["path"] == "best.bin"
     # Loop copies are in the stage graph: each output is ignored by git.
     gitignore = (features / ".gitignore").read_text()
     assert "/models/tree-2.bin" in gitignore or "models/tree-2.bin" in gitignore
@@ -283,3 +290,16 @@ def test_import_needs_a_dvc_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[s
     os.chdir(tmp_path)
     assert main(["import"]) == 2
     assert capsys.readouterr().err.splitlines()[0] == "error: dvc.yaml: no such file"
+
+
+def test_the_schema_offers_the_dvc_keys(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "pipeline"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert {"params_file", "vars", "metrics", "plots", "params_files", "artifacts"} <= set(
+        schema["properties"]
+    )
+    cmd_stage = schema["$defs"]["CmdStage"]["properties"]
+    assert {"foreach", "matrix", "frozen", "meta", "vars"} <= set(cmd_stage)
+    assert {"template", "x_label", "remote", "labels"} <= set(
+        schema["$defs"]["OutFlags"]["properties"]
+    )
