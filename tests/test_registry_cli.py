@@ -265,7 +265,10 @@ JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "history": (["history"], None),
 }
 # Verbs whose one JSON document is checked where their slow run happens anyway.
-JSON_ELSEWHERE = {"reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical"}
+JSON_ELSEWHERE = {
+    "reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical",
+    "import": "tests/test_dvc_features.py::test_import_reports_what_it_could_not_carry",
+}
 
 
 def test_every_json_verb_is_covered() -> None:
