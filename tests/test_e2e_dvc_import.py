@@ -120,10 +120,17 @@ def _import(sh: Sh, root: Path, *args: str) -> str:
 @pytest.mark.parametrize("name", sorted(PROJECTS))
 def test_imported_project_runs_the_same_stages(tmp_path: Path, sh: Sh, name: str) -> None:
     original = _project(tmp_path / "original" / name, sh, name)
-    imported = _project(tmp_path / "imported" / name, sh, name)
+    ran_before = _ran(sh("dvc", "repro", cwd=original).stdout)
+    git_commit(sh, original, "ran")
+    # The imported copy starts from the same run: work tree, dvc.lock and cache.
+    imported = tmp_path / "imported" / name
+    shutil.copytree(original, imported, symlinks=True)
     report = _import(sh, imported)
     assert "not carried" not in report
-    git_commit(sh, imported, "mlops import")
+    for copy in ("dvc.yaml", "params.yaml"):  # kept byte for byte
+        assert (imported / f".mlops/imported/{copy}.orig").read_text() == PROJECTS[name][copy]
+    assert (imported / ".mlops/imported/dvc.lock.orig").is_file()
+
     # Key by key, as DVC reads both projects.
     before = _stages(sh, original)
     after = _without_ours(_stages(sh, imported), name)
@@ -135,9 +142,16 @@ def test_imported_project_runs_the_same_stages(tmp_path: Path, sh: Sh, name: str
     compiled = yaml.safe_load((imported / "dvc.yaml").read_text())
     for key in ("metrics", "plots", "params", "artifacts"):
         assert compiled.get(key) == hand.get(key), key
-    # The same stages run in the same order, and write the same files.
-    ran_before = _ran(sh("dvc", "repro", cwd=original).stdout)
-    ran_after = _ran(sh("dvc", "repro", cwd=imported).stdout)
+
+    # dvc.lock carried over: only the new root stage (and a stage DVC always runs) is due.
+    assert _due(sh, imported) <= {name, "touch"}
+    assert set(_ran(sh("dvc", "repro", cwd=imported).stdout)) <= {name, "touch"}
+    git_commit(sh, imported, "mlops import")
+
+    # Every stage run again: the same stages in the same order, the same files.
+    for rel in METRICS[name]:
+        (imported / rel).unlink()
+    ran_after = _ran(sh("dvc", "repro", "--force", "--no-run-cache", cwd=imported).stdout)
     assert [s for s in ran_after if s != name] == ran_before
     assert ran_after[-1] == name  # the root stage runs last
     for rel in METRICS[name]:
@@ -149,22 +163,6 @@ def test_imported_project_runs_the_same_stages(tmp_path: Path, sh: Sh, name: str
 def _due(sh: Sh, root: Path) -> set[str]:
     status = json.loads(sh("dvc", "status", "--json", cwd=root).stdout)
     return {stage.rsplit(":", 1)[-1] for stage in status}
-
-
-@pytest.mark.parametrize("name", sorted(PROJECTS))
-def test_lock_state_carries_over(tmp_path: Path, sh: Sh, name: str) -> None:
-    root = _project(tmp_path / name, sh, name)
-    sh("dvc", "repro", cwd=root)
-    git_commit(sh, root, "ran")
-    _import(sh, root)
-    for copy in ("dvc.yaml", "params.yaml"):  # kept byte for byte
-        assert (root / f".mlops/imported/{copy}.orig").read_text() == PROJECTS[name][copy]
-    assert (root / ".mlops/imported/dvc.lock.orig").is_file()
-    # Only the new root stage, and a stage DVC always runs, are due.
-    due = _due(sh, root)
-    assert due <= {name, "touch"}, due
-    ran = _ran(sh("dvc", "repro", cwd=root).stdout)
-    assert set(ran) <= {name, "touch"}
 
 
 def test_exp_run_set_takes_the_original_key_names(tmp_path: Path, sh: Sh) -> None:
