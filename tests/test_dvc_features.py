@@ -303,3 +303,36 @@ def test_the_schema_offers_the_dvc_keys(example: Path, capsys: pytest.CaptureFix
     assert {"template", "x_label", "remote", "labels"} <= set(
         schema["$defs"]["OutFlags"]["properties"]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        (
+            "stages:\n  a:\n    cmd: x\n    deps: notalist\n",
+            "dvc.yaml:4:5: error: stages.a.deps: expected a list "
+            "(DVC reads this file the same way)",
+        ),
+        (
+            "stages:\n  a:\n    foreach: 3\n    do: {cmd: x}\n",
+            "dvc.yaml:3:5: error: stages.a.foreach: expected dict "
+            "(DVC reads this file the same way)",
+        ),
+        (
+            "vars: 5\nstages:\n  a:\n    cmd: x\n",
+            "dvc.yaml:1:1: error: vars: expected a list (DVC reads this file the same way)",
+        ),
+        ("stages: []\n", "error: dvc.yaml: has no stages: mapping"),
+        ("stages:\n  a: &x\n    cmd: y\n", "dvc.yaml:2:6: error: anchor '&x' is not allowed"),
+    ],
+)
+def test_import_refuses_what_dvc_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, first_line: str
+) -> None:
+    build_tree(tmp_path, {"dvc.yaml": text})
+    os.chdir(tmp_path)
+    assert main(["import"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == first_line
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml"]  # nothing written

@@ -17,7 +17,7 @@ from runner import yamlio
 from runner.compile.yamlout import dump
 from runner.dvcimport.lock import carry_lock
 from runner.dvcimport.translate import Note, slug, translate
-from runner.errors import UsageError
+from runner.errors import ConfigError, UsageError
 from runner.fsutil import write_all
 from runner.layout import (
     PARAMS_FILE,
@@ -28,6 +28,7 @@ from runner.layout import (
     pipeline_dvc_lock,
     pipeline_file,
 )
+from runner.yamlio import Loc
 
 
 @dataclass
@@ -57,6 +58,7 @@ def plan_import(
         doc = yamlio.load_file(path, rel)
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get("stages"), dict):
             raise UsageError(f"{rel}: has no stages: mapping", "name a DVC pipeline file")
+        _check_dvc_schema(doc)
         base = posixpath.dirname(rel)
         pname = name or slug(posixpath.basename(base) if base else root.resolve().name)
         params_rel = posixpath.join(base, PARAMS_FILE) if base else PARAMS_FILE
@@ -92,6 +94,31 @@ def plan_import(
         plan.writes.append((PROJECT_FILE, f"version: 1\nproject: {project}\n"))
     _refuse_clashes(root, plan, force=force)
     return plan
+
+
+def _check_dvc_schema(doc: yamlio.Document) -> None:
+    """Refuse, at its line, what DVC itself would refuse in the file (its own schema)."""
+    from dvc.schema import MULTI_STAGE_SCHEMA
+    from voluptuous import MultipleInvalid, Schema
+
+    try:
+        Schema(MULTI_STAGE_SCHEMA)(doc.data)
+    except MultipleInvalid as exc:
+        problems = []
+        for error in exc.errors:
+            loc: Loc = tuple(p if isinstance(p, (str, int)) else str(p) for p in error.path)
+            while loc and loc not in doc.values and loc not in doc.keys:
+                loc = loc[:-1]  # climb to the nearest node that has a mark
+            where = ".".join(str(part) for part in error.path) or "top level"
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"{where}: {error.msg} (DVC reads this file the same way)",
+                    "fix the dvc.yaml so that `dvc stage list` reads it, then import again",
+                    prefer_key=True,
+                )
+            )
+        raise ConfigError(problems) from None
 
 
 def _params(root: Path, rel: str) -> dict[str, Any] | None:

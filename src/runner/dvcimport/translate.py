@@ -174,6 +174,9 @@ class _Translator:
                 continue
             for file, keys in spec.items():
                 path = self.path(wdir, file)
+                if keys is not None and not isinstance(keys, list):
+                    self.note((*loc, i, file), "keys must be a list; not carried")
+                    continue
                 if path == own and self.params is not None:
                     out += list(keys) if keys else list(self.params)
                 else:
