@@ -694,4 +694,13 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "    meta: {source: mine}\ngates:",
         "pipelines/iris.yaml:25:12: error: stages.report.meta.source: compile writes this key (the stage's file and line)",
     ),
+    (
+        "vars-redefine-a-param",
+        P,
+        None,
+        "params_file: params.yaml\nparams:\n  seed: 42\nvars:\n  - {seed: 1}\nstages:\n"
+        "  show:\n    cmd: echo ${seed}\n    outs: [out/x]\n"
+        "deploy: {model: iris-classifier, environments: [staging, production], stage: show}\n",
+        "pipelines/iris.yaml:4:1: error: vars: 'seed' is also a key of params:, and DVC refuses to define it twice",
+    ),
 ]

@@ -21,7 +21,7 @@ from runner.project.checks.names import check_name
 from runner.project.checks.paths import check_path
 from runner.project.graph import norm, out_path
 from runner.project.paramsfile import params_files, params_location
-from runner.project.sweep import loop_items, path_context
+from runner.project.sweep import inline_vars, loop_items, path_context
 from runner.yamlio import Loc
 
 # What a param may hold to be put on a command line unquoted: one word, no shell syntax.
@@ -374,6 +374,20 @@ def check_features(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                 )
             )
     out += check_vars(ws, pfile, ("vars",), pipe.vars)
+    if pipe.vars and params_location(pfile).top_level:
+        # DVC reads the params file and vars: into one context, and refuses a key twice.
+        clash = sorted(set(vars_values(ws, pfile, None)) & set(pipe.params))
+        clash += sorted(set(inline_vars(pipe)) & set(pipe.params))
+        if clash:
+            out.append(
+                doc.problem(
+                    ("vars",),
+                    f"vars: '{clash[0]}' is also a key of params:, and DVC refuses to "
+                    "define it twice",
+                    "rename one of them",
+                    prefer_key=True,
+                )
+            )
     for i, path in enumerate(pipe.metrics):
         out += check_path(ws, doc, ("metrics", i), path)
     for i, path in enumerate(pipe.params_files):
