@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import yamlio
+from runner.compile.generated import GENERATED_MARK
 from runner.compile.yamlout import dump
 from runner.dvcimport.lock import carry_lock
 from runner.dvcimport.translate import Note, slug, translate
@@ -56,6 +57,11 @@ def plan_import(
                 "run mlops import in the project root, or name each dvc.yaml to import",
             )
         doc = yamlio.load_file(path, rel)
+        if doc.text.startswith(GENERATED_MARK):
+            raise UsageError(
+                f"{rel} was written by `mlops compile`; there is nothing to import",
+                f"change {PIPELINES_DIR}/*.yaml instead, and run `mlops compile`",
+            )
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get("stages"), dict):
             raise UsageError(f"{rel}: has no stages: mapping", "name a DVC pipeline file")
         _check_dvc_schema(doc)
