@@ -340,3 +340,18 @@ def test_import_refuses_what_dvc_would_refuse(
     assert err.splitlines()[0] == first_line
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml"]  # nothing written
+
+
+def test_the_carried_stamp_is_what_the_stamp_command_writes(tmp_path: Path) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    from runner.dvcimport.lock import STAMP_MD5, STAMP_TEXT
+
+    subprocess.run(
+        [sys.executable, "-m", "runner.steps", "--stamp", "s/ran"], cwd=tmp_path, check=True
+    )
+    written = (tmp_path / "s/ran").read_bytes()
+    assert written == STAMP_TEXT.encode()
+    assert hashlib.md5(written).hexdigest() == STAMP_MD5

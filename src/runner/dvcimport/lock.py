@@ -17,8 +17,10 @@ from typing import Any
 from runner.compile.dvcfiles import stamp_command
 from runner.layout import PARAMS_FILE, stage_stamp
 
-# The hash DVC records for an empty file (its md5).
-EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+# What `python -m runner.steps --stamp` writes (steps/__main__.py), and its md5 as DVC
+# records it; the stamp file is created with exactly this text.
+STAMP_TEXT = "ran\n"
+STAMP_MD5 = "9162db8c1a1400373a884e82a996a5a0"
 
 
 def carry_lock(
@@ -64,7 +66,7 @@ def carry_lock(
             carried["cmd"] = [*cmds, stamp_command(stamp)]
             carried["outs"] = [
                 *(carried.get("outs") or []),
-                {"path": stamp, "hash": "md5", "md5": EMPTY_MD5, "size": 0},
+                {"path": stamp, "hash": "md5", "md5": STAMP_MD5, "size": len(STAMP_TEXT)},
             ]
             stamps.append(stamp)
         out[new_name] = carried

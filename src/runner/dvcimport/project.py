@@ -16,7 +16,7 @@ from typing import Any
 from runner import yamlio
 from runner.compile.generated import GENERATED_MARK
 from runner.compile.yamlout import dump
-from runner.dvcimport.lock import carry_lock
+from runner.dvcimport.lock import STAMP_TEXT, carry_lock
 from runner.dvcimport.translate import Note, slug, translate
 from runner.errors import ConfigError, UsageError
 from runner.fsutil import write_all
@@ -37,6 +37,8 @@ class ImportPlan:
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
     moves: list[tuple[str, str]] = field(default_factory=list)  # (original, copy)
     pipelines: list[str] = field(default_factory=list)
+    # Stamp files of stages without outputs (the tool's own; rewritten freely).
+    stamps: list[str] = field(default_factory=list)
     stages: int = 0
     notes: list[Note] = field(default_factory=list)
 
@@ -93,7 +95,8 @@ def plan_import(
                 top_level=top_level,
             )
             plan.writes.append((pipeline_dvc_lock(pname), dump(data)))
-            plan.writes += [(stamp, "") for stamp in stamps]
+            plan.writes += [(stamp, STAMP_TEXT) for stamp in stamps]
+            plan.stamps += stamps
             plan.moves.append((lock_rel, imported_copy(lock_rel)))
     if not (root / PROJECT_FILE).exists():
         project = slug(root.resolve().name)
@@ -147,7 +150,7 @@ def _read_plain(root: Path, rel: str) -> Any:
 
 
 def _refuse_clashes(root: Path, plan: ImportPlan, *, force: bool) -> None:
-    ours = {PROJECT_FILE} | {path for path, text in plan.writes if text == ""}
+    ours = {PROJECT_FILE, *plan.stamps}
     clashes = [path for path, _ in plan.writes if path not in ours and (root / path).exists()] + [
         copy for _, copy in plan.moves if (root / copy).exists()
     ]
