@@ -355,3 +355,20 @@ def test_the_carried_stamp_is_what_the_stamp_command_writes(tmp_path: Path) -> N
     written = (tmp_path / "s/ran").read_bytes()
     assert written == STAMP_TEXT.encode()
     assert hashlib.md5(written).hexdigest() == STAMP_MD5
+
+
+def test_compile_check_names_what_dvclive_appended(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile"]) == 0
+    capsys.readouterr()
+    # What dvclive's Live() appends to dvc.yaml during `dvc repro` (make_dvcyaml).
+    with (example / "dvc.yaml").open("a") as fh:
+        fh.write("metrics:\n- dvclive/metrics.json\n")
+    assert main(["compile", "--check"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "error: 1 generated file(s) are stale or were edited by hand: dvc.yaml "
+        '(dvclive\'s Live() added metrics: "dvclive/metrics.json")'
+    )
+    assert err[1].startswith("  hint: write Live(dvcyaml=False), declare what it writes")

@@ -11,6 +11,7 @@ one, and never while `mlops run` holds the run lock.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from runner.layout import (
     PARAMS_FILE,
     PIPELINES_DIR,
     PROJECT_FILE,
+    ROOT_DVC_YAML,
     RUN_LOCK,
     pipeline_dvc_yaml,
     steps_file,
@@ -164,6 +166,30 @@ def _leaf_diff(a: Any, b: Any, prefix: str) -> list[tuple[str, Any, Any]]:
             out += _leaf_diff(a.get(key, _MISSING), b.get(key, _MISSING), where)
         return out
     return [] if a == b else [(prefix, a, b)]
+
+
+def dvclive_entries(ws: Workspace, pending: list[FileChange]) -> list[str]:
+    """Entries that dvclive's `Live()` appended to the root dvc.yaml (paths under a
+    `dvclive` folder in `metrics:`, `plots:`, `params:` or `artifacts:` that compile
+    does not write), so that the stale-file message can say where they came from."""
+    change = next((c for c in pending if c.path == ROOT_DVC_YAML and not c.remove), None)
+    if change is None:
+        return []
+    try:
+        current, wanted = yamlio.read(change.current), yamlio.read(change.wanted)
+    except yamlio.YAMLError:
+        return []
+    if not isinstance(current, dict) or not isinstance(wanted, dict):
+        return []
+    found = []
+    for key in ("metrics", "plots", "params", "artifacts"):
+        have, want = current.get(key) or [], wanted.get(key) or []
+        entries = list(have.items()) if isinstance(have, dict) else list(enumerate(have))
+        expected = list(want.values()) if isinstance(want, dict) else list(want)
+        for _, entry in entries:
+            if entry not in expected and "dvclive" in json.dumps(entry, default=str):
+                found.append(f"{key}: {json.dumps(entry, default=str)}")
+    return found
 
 
 def refuse_while_dvc_runs(ws: Workspace, pending: list[FileChange]) -> None:
