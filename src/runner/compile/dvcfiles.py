@@ -23,10 +23,12 @@ import shlex
 from typing import Any
 
 from runner import yamlio
+from runner.compile.cmdstages import cmd_stage, loop_stage, pipeline_vars
+from runner.compile.dvcstage import STEP_CMD, dvc_stage, stage_meta
 from runner.compile.header import header
 from runner.compile.yamlout import dump
 from runner.config.load import PipelineFile, Workspace
-from runner.config.models import CmdStage, OutFlags, StepStage
+from runner.config.models import CmdStage, StepStage
 from runner.config.schemas import FILES, dumps, schema
 from runner.config.steps import STEPS
 from runner.errors import UsageError
@@ -45,10 +47,8 @@ from runner.layout import (
 )
 from runner.project import interp
 from runner.project.graph import Graph, Node, build_graph, norm, out_path
-from runner.project.paramsfile import params_files, params_location
+from runner.project.paramsfile import params_files
 from runner.project.sweep import stages_of
-
-STEP_CMD = "python -m runner.steps"
 
 
 def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
@@ -100,61 +100,18 @@ def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
         elif item.loop_key is not None:
             # One DVC `foreach`/`matrix` for all copies; DVC names them `<stage>@<key>`.
             if item.source not in stages:
-                stages[item.source] = _loop_stage(pfile, item.source, graph)
+                stages[item.source] = loop_stage(pfile, item.source, graph)
             continue
         else:
-            stages[sname] = _cmd_stage(pfile, sname, stage, node, graph)
+            stages[sname] = cmd_stage(pfile, sname, stage, node, graph)
         if item.variant is not None:
             stages[sname]["meta"]["variant"] = item.variant.name
             stages[sname]["meta"]["sweep"] = dict(item.overrides)
     body: dict[str, Any] = {"stages": stages}
-    top_vars = _pipeline_vars(pfile)
+    top_vars = pipeline_vars(pfile)
     if top_vars:
         body = {"vars": top_vars, **body}
     return header(pfile.doc.path) + dump(body)
-
-
-def _pipeline_vars(pfile: PipelineFile) -> list[Any]:
-    """DVC's `vars:` of a pipeline's dvc.yaml, relative to its folder (`pipelines/<name>/`).
-
-    The params file comes first when a custom stage refers to a param, so DVC
-    fills `${...}` in when the stage runs and `dvc exp run -S` reaches it.
-    """
-    out: list[Any] = []
-    refers = any(
-        _param_refs(pfile, _cmd_texts(stage))
-        for stage in pfile.model.stages.values()
-        if isinstance(stage, CmdStage)
-    )
-    if refers:
-        out.append(f"../../{params_location(pfile).file}")
-    for spec in pfile.model.vars:
-        out.append(f"../../{spec}" if isinstance(spec, str) else spec)
-    return out
-
-
-def _cmd_texts(stage: CmdStage) -> list[Any]:
-    """Everything of a custom stage DVC interpolates: the command, paths and the loop."""
-    return [
-        stage.cmd,
-        stage.deps,
-        stage.outs,
-        stage.metrics,
-        stage.plots,
-        stage.foreach,
-        stage.matrix,
-    ]
-
-
-def _param_refs(pfile: PipelineFile, value: Any) -> list[str]:
-    """The `${...}` in `value` that name the pipeline's params (not `item`, `key`, vars)."""
-    params = pfile.model.params
-    return [ref for ref in interp.refs(value) if ref.split(".", 1)[0] in params]
-
-
-def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
-    line = pfile.doc.keys[("stages", node.source)].line
-    return {"source": f"{pfile.doc.path}:{line}"}
 
 
 def _step_stage(
@@ -180,115 +137,16 @@ def _step_stage(
             (outs if templated else plots).append({path: {"cache": False}})
         else:
             outs.append(path)
-    return _stage(
+    return dvc_stage(
         cmd=f"{STEP_CMD} {shlex.quote(name)} {shlex.quote(sname)}",
         deps=deps,
         params=params,
         outs=outs,
         metrics=metrics,
         plots=plots,
-        meta=_meta(pfile, node),
+        meta=stage_meta(pfile, node),
         desc=stage.desc,
     )
-
-
-def _cmd_stage(
-    pfile: PipelineFile, sname: str, stage: CmdStage, node: Node, graph: Graph
-) -> dict[str, Any]:
-    name = pfile.name
-    cmd: list[str] = [
-        _render(pfile, c) for c in (stage.cmd if isinstance(stage.cmd, list) else [stage.cmd])
-    ]
-    outs = [_out(pfile, o) for o in stage.outs]
-    if not (stage.outs or stage.metrics or stage.plots):
-        # Something for the root stage to depend on, so `dvc repro` reaches this stage.
-        stamp = stage_stamp(name, sname)
-        cmd.append(stamp_command(stamp))
-        outs.append({stamp: {"cache": False}})
-    return _stage(
-        cmd=cmd[0] if len(cmd) == 1 else cmd,
-        deps=_cmd_deps(pfile, stage, graph),
-        params=_cmd_params(pfile, stage),
-        outs=outs,
-        metrics=[_out(pfile, o) for o in stage.metrics],
-        plots=[_out(pfile, o) for o in stage.plots],
-        meta={**stage.meta, **_meta(pfile, node)},
-        desc=stage.desc,
-        always_changed=stage.always_changed,
-        frozen=stage.frozen,
-        vars=stage.vars,
-    )
-
-
-def _loop_stage(pfile: PipelineFile, source: str, graph: Graph) -> dict[str, Any]:
-    """A `foreach`/`matrix` stage as DVC writes it: the loop, then the body."""
-    stage = pfile.model.stages[source]
-    assert isinstance(stage, CmdStage)
-    first = next(n for n in graph.nodes.values() if n.pipeline == pfile.name and n.source == source)
-    body = _cmd_stage(pfile, source, stage, first, graph)
-    if stage.foreach is not None:
-        return {"foreach": _render_value(pfile, stage.foreach), "do": body}
-    return {"matrix": _render_value(pfile, stage.matrix), **body}
-
-
-def _cmd_deps(pfile: PipelineFile, stage: CmdStage, graph: Graph) -> list[str]:
-    """The stage's own deps (as DVC will interpolate them) and the outputs of its needs."""
-    needed = [
-        out
-        for node in graph.nodes.values()
-        if node.pipeline == pfile.name and node.source in stage.needs
-        for out in node.outs
-    ]
-    return sorted({*(norm(_render(pfile, d)) for d in stage.deps), *needed})
-
-
-def _cmd_params(pfile: PipelineFile, stage: CmdStage) -> list[Any]:
-    """`params:` of a custom stage: the keys it lists or its command refers to, in the
-    pipeline's params file, then the params files the team keeps, as written."""
-    where = params_location(pfile)
-    used = {key for key in stage.params if isinstance(key, str)}
-    used.update(_param_refs(pfile, [stage.cmd, stage.deps, stage.outs, stage.metrics, stage.plots]))
-    out: list[Any] = [{where.file: sorted(where.key(key) for key in used)}] if used else []
-    for spec in stage.params:
-        if isinstance(spec, dict):
-            file, keys = next(iter(spec.items()))
-            if file == where.file and out and keys:
-                out[0][file] = sorted({*out[0][file], *keys})
-            else:
-                out.append({file: keys})
-    return out
-
-
-def _render(pfile: PipelineFile, text: str) -> str:
-    """`${key}` of the pipeline's params becomes the key DVC knows it by (`${<pipeline>.key}`
-    when nested), filled in from the params file when the stage runs; `${item}`, `${key}`
-    and vars stay as written; any other `${` is escaped, since DVC interpolates every one."""
-    where = params_location(pfile)
-    params = pfile.model.params
-    parts: list[str] = []
-    last = 0
-    for match in interp.REF.finditer(text):
-        parts.append(text[last : match.start()].replace("${", "\\${"))
-        ref = match.group(1)
-        parts.append(f"${{{where.key(ref) if ref.split('.', 1)[0] in params else ref}}}")
-        last = match.end()
-    parts.append(text[last:].replace("${", "\\${"))
-    return "".join(parts)
-
-
-def _render_value(pfile: PipelineFile, value: Any) -> Any:
-    if isinstance(value, str):
-        return _render(pfile, value)
-    if isinstance(value, dict):
-        return {key: _render_value(pfile, item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_render_value(pfile, item) for item in value]
-    return value
-
-
-def stamp_command(stamp: str) -> str:
-    """The command that leaves `stamp` after a custom stage without outputs ran."""
-    return f"{STEP_CMD} --stamp {shlex.quote(stamp)}"
 
 
 def stamps(pfile: PipelineFile) -> list[str]:
@@ -299,42 +157,6 @@ def stamps(pfile: PipelineFile) -> list[str]:
         if isinstance(item.stage, CmdStage)
         and not (item.stage.outs or item.stage.metrics or item.stage.plots)
     ]
-
-
-def _out(pfile: PipelineFile, spec: str | dict[str, OutFlags]) -> Any:
-    path = norm(_render(pfile, out_path(spec)))
-    if isinstance(spec, str):
-        return path
-    flags = spec[out_path(spec)]
-    given = flags.model_dump(exclude_defaults=True, exclude={"keys"})
-    return {path: given} if given else path
-
-
-def _stage(**fields: Any) -> dict[str, Any]:
-    """A DVC stage with DVC's key order and empty keys dropped."""
-    order = (
-        "cmd",
-        "wdir",
-        "deps",
-        "params",
-        "outs",
-        "metrics",
-        "plots",
-        "frozen",
-        "always_changed",
-    )
-    stage: dict[str, Any] = {"cmd": fields["cmd"], "wdir": "../.."}
-    if fields.get("vars"):
-        # A stage's own vars are read relative to its wdir, the project root.
-        stage = {"vars": fields["vars"], **stage}
-    for key in order[2:]:
-        value = fields.get(key)
-        if value:
-            stage[key] = value
-    if fields.get("desc"):
-        stage["desc"] = fields["desc"]
-    stage["meta"] = fields["meta"]
-    return stage
 
 
 # -------------------------------------------------------------- steps.yaml

@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from runner.compile.dvcfiles import stamp_command
+from runner.compile.dvcstage import stamp_command
 from runner.layout import PARAMS_FILE, stage_stamp
 
 # What `python -m runner.steps --stamp` writes (steps/__main__.py), and its md5 as DVC

@@ -15,7 +15,8 @@ from runner.config.step_options import SKLEARN_DATASETS
 from runner.config.steps import STEPS
 from runner.errors import Problem, did_you_mean
 from runner.project import interp
-from runner.project.checks.dvcfeatures import check_command, check_features
+from runner.project.checks.cmdstage import check_command
+from runner.project.checks.dvcfeatures import check_features
 from runner.project.checks.dvclive import check_dvclive
 from runner.project.checks.gates import check_deploy, check_gates
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
