@@ -372,3 +372,17 @@ def test_compile_check_names_what_dvclive_appended(
         '(dvclive\'s Live() added metrics: "dvclive/metrics.json")'
     )
     assert err[1].startswith("  hint: write Live(dvcyaml=False), declare what it writes")
+
+
+def test_a_loop_item_can_be_indexed_as_in_dvc(example: Path) -> None:
+    stage = (
+        "  pairs:\n    matrix:\n      pair: [[a, b], [c, d]]\n"
+        "    cmd: echo ${item.pair.0} ${item.pair.1}\n"
+        "    outs:\n      - out/${item.pair.0}-${item.pair.1}.txt\ngates:"
+    )
+    pipeline = example / "pipelines/iris.yaml"
+    pipeline.write_text(pipeline.read_text().replace("gates:", stage))
+    assert main(["compile"]) == 0
+    compiled = _yaml(example / "pipelines/iris/dvc.yaml")["stages"]["pairs"]
+    assert compiled["cmd"] == "echo ${item.pair.0} ${item.pair.1}"
+    assert "out/c-d.txt" in (example / ".gitignore").read_text()

@@ -14,8 +14,9 @@ from typing import Any
 
 from runner.config import dotted as dotted_path
 
-# Keys may hold a hyphen (`${metrics.roc-auc}`), as DVC's own references may.
-REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)\s*\}")
+# Keys may hold a hyphen (`${metrics.roc-auc}`) and a list position (`${item.files.0}`),
+# as DVC's own references may.
+REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.(?:[A-Za-z_][A-Za-z0-9_-]*|[0-9]+))*)\s*\}")
 
 
 class RefError(LookupError):
