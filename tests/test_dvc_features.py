@@ -386,3 +386,36 @@ def test_a_loop_item_can_be_indexed_as_in_dvc(example: Path) -> None:
     compiled = _yaml(example / "pipelines/iris/dvc.yaml")["stages"]["pairs"]
     assert compiled["cmd"] == "echo ${item.pair.0} ${item.pair.1}"
     assert "out/c-d.txt" in (example / ".gitignore").read_text()
+
+
+def test_a_carried_lock_names_params_as_the_compiled_stage_does() -> None:
+    from runner.dvcimport.lock import STAMP_MD5, carry_lock
+
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "Prep": {
+                "cmd": "python prep.py",
+                "deps": [{"path": "prep.py", "md5": "1", "size": 1}],
+                "params": {"params.yaml": {"prep.split": 0.2}, "conf.yaml": {"lr": 1}},
+            },
+            "fit@a": {"cmd": "python fit.py a", "outs": [{"path": "m/a", "md5": "2"}]},
+            "gone": {"cmd": "x"},
+        },
+    }
+    stages = {"prep": {"cmd": "python prep.py"}, "fit": {"outs": ["m/${item}"]}}
+    data, stamps = carry_lock(
+        lock, "demo", stages, {"Prep": "prep", "fit": "fit"}, base="", top_level=False
+    )
+    prep = data["stages"]["prep"]
+    assert prep["params"] == {"params.yaml": {"demo.prep.split": 0.2}, "conf.yaml": {"lr": 1}}
+    assert prep["cmd"] == [
+        "python prep.py",
+        "python -m runner.steps --stamp outputs/demo/.ran/prep",
+    ]
+    assert prep["outs"] == [
+        {"path": "outputs/demo/.ran/prep", "hash": "md5", "md5": STAMP_MD5, "size": 4}
+    ]
+    assert stamps == ["outputs/demo/.ran/prep"]
+    assert data["stages"]["fit@a"] == lock["stages"]["fit@a"]
+    assert "gone" not in data["stages"]  # a stage the import did not carry
