@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -391,7 +392,7 @@ def test_a_loop_item_can_be_indexed_as_in_dvc(example: Path) -> None:
 def test_a_carried_lock_names_params_as_the_compiled_stage_does() -> None:
     from runner.dvcimport.lock import STAMP_MD5, carry_lock
 
-    lock = {
+    lock: dict[str, Any] = {
         "schema": "2.0",
         "stages": {
             "Prep": {
