@@ -424,8 +424,8 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "param-key",
         P,
         "  seed: 42",
-        "  seed: 42\n  my-param: 1",
-        "pipelines/iris.yaml:5:3: error: params: param name 'my-param' is not an identifier",
+        "  seed: 42\n  my.param: 1",
+        "pipelines/iris.yaml:5:3: error: params: param name 'my.param' is not an identifier",
     ),
     (
         "baseline-unknown",
@@ -627,5 +627,97 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "sweep:\n  seed: [" + ", ".join(map(str, range(17))) + "]\n"
         "  train.max_depth: [" + ", ".join(map(str, range(1, 17))) + "]\nstages:",
         "pipelines/iris.yaml:8:3: error: sweep: the grid has 272 variants (17 x 16); the limit is 256",
+    ),
+    # ---- dvc.yaml features (foreach/matrix, params files, vars, plots, artifacts)
+    (
+        "foreach-and-matrix",
+        P,
+        "gates:",
+        "  fan:\n    foreach: [a, b]\n    matrix: {x: [1]}\n    cmd: echo ${item}\n"
+        "    outs:\n      - out/${item}.txt\ngates:",
+        "pipelines/iris.yaml:23:5: error: stages.fan: a stage takes foreach: or matrix:, not both",
+    ),
+    (
+        "foreach-unknown-param",
+        P,
+        "gates:",
+        "  fan:\n    foreach: ${datasets}\n    cmd: echo ${item}\n    outs:\n      - out/${item}.txt\n"
+        "gates:",
+        "pipelines/iris.yaml:23:14: error: stages.fan.foreach: ${datasets}: no key 'datasets' in params",
+    ),
+    (
+        "foreach-without-outs",
+        P,
+        "gates:",
+        "  fan:\n    foreach: [a, b]\n    cmd: echo ${item}\ngates:",
+        "pipelines/iris.yaml:23:5: error: stages.fan.foreach: a loop stage needs outs:, metrics: or plots:",
+    ),
+    (
+        "loop-reference-unknown",
+        P,
+        "gates:",
+        "  fan:\n    foreach: [{name: a}]\n    cmd: echo ${item.nme}\n"
+        "    outs: [out/x.txt]\ngates:",
+        "pipelines/iris.yaml:24:10: error: stages.fan.cmd: reference ${item.nme}: no key 'nme' in 'item'",
+    ),
+    (
+        "plot-property-on-outs",
+        P,
+        "gates:",
+        "  report:\n    cmd: python report.py\n    outs:\n      - out/r.json: {template: linear}\ngates:",
+        "pipelines/iris.yaml:25:22: error: stages.report.outs[0]: template: is only for plots",
+    ),
+    (
+        "params-file-missing",
+        P,
+        "gates:",
+        "  report:\n    cmd: python report.py\n    params:\n      - configs/train.yaml: [lr]\n"
+        "    outs: [out/r.json]\ngates:",
+        "pipelines/iris.yaml:25:9: error: stages.report.params[0]: params file 'configs/train.yaml' is missing or is not YAML",
+    ),
+    (
+        "params-file-with-steps",
+        P,
+        "stages:",
+        "params_file: params.yaml\nstages:",
+        "pipelines/iris.yaml:7:14: error: params_file: built-in steps (stage 'ingest') read their params under the pipeline's name in params.yaml",
+    ),
+    (
+        "vars-file-missing",
+        P,
+        "stages:",
+        "vars: [configs/nothing.yaml]\nstages:",
+        "pipelines/iris.yaml:7:8: error: vars[0]: 'configs/nothing.yaml' is missing or is not a YAML mapping",
+    ),
+    (
+        "deploy-path-not-an-output",
+        P,
+        "  environments: [staging, production]",
+        "  environments: [staging, production]\n  path: model.pkl\n",
+        "pipelines/iris.yaml:31:9: error: deploy.path: names an output of deploy.stage, which must be a cmd stage",
+    ),
+    (
+        "artifact-name",
+        P,
+        "stages:",
+        "artifacts:\n  Text Model: {path: model.pkl}\nstages:",
+        "pipelines/iris.yaml:8:3: error: artifact name 'Text Model' is not a safe name",
+    ),
+    (
+        "stage-meta-source",
+        P,
+        "gates:",
+        "  report:\n    cmd: python report.py\n    outs: [out/r.json]\n"
+        "    meta: {source: mine}\ngates:",
+        "pipelines/iris.yaml:25:12: error: stages.report.meta.source: compile writes this key (the stage's file and line)",
+    ),
+    (
+        "vars-redefine-a-param",
+        P,
+        None,
+        "params_file: params.yaml\nparams:\n  seed: 42\nvars:\n  - {seed: 1}\nstages:\n"
+        "  show:\n    cmd: echo ${seed}\n    outs: [out/x]\n"
+        "deploy: {model: iris-classifier, environments: [staging, production], stage: show}\n",
+        "pipelines/iris.yaml:4:1: error: vars: 'seed' is also a key of params:, and DVC refuses to define it twice",
     ),
 ]

@@ -212,20 +212,22 @@ def test_unsafe_value_on_a_command_line(
 
 
 def test_reference_in_a_path(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Paths may use params (DVC fills them in); a reference to nothing is refused.
     _apply(
         example,
         "pipelines/iris.yaml",
         "gates:",
         "  shout:\n    cmd: echo hi\n    deps:\n      - data/${seed}.csv\n"
-        "    outs:\n      - out/${seed}.txt\ngates:",
+        "    outs:\n      - out/${sead}.txt\ngates:",
     )
     assert main(["validate"]) == 2
     lines = capsys.readouterr().err.splitlines()
     errors = [line for line in lines if ": error: " in line]
     assert errors == [
-        "pipelines/iris.yaml:25:9: error: stages.shout.deps[0]: path 'data/${seed}.csv' "
-        "holds a ${...} reference; paths cannot use params",
-        "pipelines/iris.yaml:27:9: error: stages.shout.outs[0]: path 'out/${seed}.txt' "
-        "holds a ${...} reference; paths cannot use params",
+        "pipelines/iris.yaml:27:9: error: stages.shout.outs[0]: path 'out/${sead}.txt' "
+        "holds a ${...} that names no param, inline var or loop value",
     ]
-    assert "  hint: write the path literally; params can be used in cmd:" in lines
+    assert (
+        "  hint: paths may use this pipeline's params:, values under vars:, and ${item}/${key} "
+        "in a loop; a vars: file is read only by DVC"
+    ) in lines

@@ -53,7 +53,8 @@ def test_options_match_the_run_signature(verb: str) -> None:
     passed = set(actions)
     if "project" in passed:  # cli opens the workspace once and passes it as `ws`
         passed = (passed - {"project"}) | {"ws"}
-    run = importlib.import_module(f"runner.commands.{verb}").run
+    module = next(v for v in VERBS if v.name == verb).module_name
+    run = importlib.import_module(module).run
     params = inspect.signature(run).parameters
     assert set(params) == passed, f"{verb}: options {sorted(passed)} vs run{sorted(params)}"
     for name, param in params.items():

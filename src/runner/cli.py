@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from runner.project.workspace import open_workspace
 
             kwargs["ws"] = open_workspace(project_root(kwargs.pop("project")))
-        module = importlib.import_module(f"runner.commands.{args.verb}")
+        verb = next(v for v in VERBS if v.name == args.verb)
+        module = importlib.import_module(verb.module_name)
         return int(module.run(**kwargs))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -84,3 +84,15 @@ def stage_stamp(pipeline: str, stage: str) -> str:
 def manifest_file(pipeline: str) -> str:
     """The digest of a pipeline's final outputs, written by its root `dvc.yaml` stage."""
     return f"{OUTPUT_ROOT}/{pipeline}/manifest.json"
+
+
+# Where `mlops import` keeps the hand-written DVC files it replaced (dvc.yaml,
+# dvc.lock, params.yaml), byte for byte with an `.orig` suffix, so nothing is lost.
+IMPORTED_DIR = f"{MLOPS_DIR}/imported"
+
+
+def imported_copy(rel: str) -> str:
+    """Where `mlops import` keeps the team's file `rel` once compile takes its place.
+
+    The `.orig` suffix keeps DVC from reading the copy of a dvc.yaml as a pipeline."""
+    return f"{IMPORTED_DIR}/{rel}.orig"

@@ -21,6 +21,12 @@ class Verb:
     # Verbs that read the project get --project and --format.
     project: bool = True
     formats: tuple[str, ...] = field(default=("text", "json", "github"))
+    # The module in runner.commands, when the verb is a Python keyword (`import`).
+    module: str = ""
+
+    @property
+    def module_name(self) -> str:
+        return f"runner.commands.{self.module or self.name}"
 
 
 def _ci_args(p: argparse.ArgumentParser) -> None:
@@ -106,6 +112,35 @@ def _params_args(p: argparse.ArgumentParser) -> None:
         "action",
         choices=("pull",),
         help="pull: write the values of params.yaml back into pipelines/*.yaml",
+    )
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="DVC_YAML",
+        help="the dvc.yaml files to import, relative to the current folder (default: dvc.yaml)",
+    )
+    p.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the pipeline's name (default: the dvc.yaml's folder, or the project folder's "
+        "name for the root dvc.yaml); e.g. --name churn",
+    )
+    p.add_argument(
+        "--params",
+        choices=("top", "nested"),
+        default="top",
+        help="top (default): params stay at the top level of params.yaml, so scripts and "
+        "`dvc exp run -S train.lr=0.1` keep working; nested: under the pipeline's name, "
+        "like the pipelines mlops init writes",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite pipeline files, compiled dvc.lock files and copies in "
+        ".mlops/imported/ that already exist",
     )
 
 
@@ -345,6 +380,25 @@ VERBS: tuple[Verb, ...] = (
             "mlops compile --check    # in CI: exit 1 with a diff if anything is stale",
         ),
         _compile_args,
+    ),
+    Verb(
+        "import",
+        "turn an existing DVC project's dvc.yaml into pipelines/*.yaml",
+        "Translate each dvc.yaml (stages, foreach/matrix, ${...}, params, metrics, plots, "
+        "artifacts, vars) into pipelines/<name>.yaml and its params.yaml into the pipeline's "
+        "params, and report every key it could not carry. The originals move to "
+        ".mlops/imported/ byte for byte (nothing is deleted), and dvc.lock carries over to "
+        "pipelines/<name>/dvc.lock, so after `mlops compile` no stage that was up to date "
+        "runs again. Run it in the project root; nothing is overwritten without --force.",
+        (
+            "mlops import && mlops compile && dvc status",
+            "mlops import --name churn --params nested",
+            "mlops import dvc.yaml --format json",
+        ),
+        _import_args,
+        project=False,
+        formats=("text", "json"),
+        module="import_dvc",
     ),
     Verb(
         "params",

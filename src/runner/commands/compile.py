@@ -41,9 +41,14 @@ def run(*, ws: Workspace, format: str, check: bool, force: bool) -> int:
                 )
             )
         names = ", ".join(c.path for c in changed)
+        live = generated.dvclive_entries(ws, changed)
         raise CheckFailed(
-            f"{len(changed)} generated file(s) are stale or were edited by hand: {names}",
-            "run `mlops compile` and commit the result",
+            f"{len(changed)} generated file(s) are stale or were edited by hand: {names}"
+            + (f" (dvclive's Live() added {'; '.join(live)})" if live else ""),
+            "write Live(dvcyaml=False), declare what it writes under the stage's metrics: and "
+            "plots: (docs/dvc.md, dvclive), then run `mlops compile`"
+            if live
+            else "run `mlops compile` and commit the result",
         )
     generated.refuse_while_dvc_runs(ws, changed)
     generated.apply(ws, changed, force=force)

@@ -23,10 +23,12 @@ import shlex
 from typing import Any
 
 from runner import yamlio
+from runner.compile.cmdstages import cmd_stage, loop_stage, pipeline_vars
+from runner.compile.dvcstage import STEP_CMD, dvc_stage, stage_meta
 from runner.compile.header import header
 from runner.compile.yamlout import dump
 from runner.config.load import PipelineFile, Workspace
-from runner.config.models import CmdStage, OutFlags, StepStage
+from runner.config.models import CmdStage, StepStage
 from runner.config.schemas import FILES, dumps, schema
 from runner.config.steps import STEPS
 from runner.errors import UsageError
@@ -45,15 +47,16 @@ from runner.layout import (
 )
 from runner.project import interp
 from runner.project.graph import Graph, Node, build_graph, norm, out_path
+from runner.project.paramsfile import params_files
 from runner.project.sweep import stages_of
-
-STEP_CMD = "python -m runner.steps"
 
 
 def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
     """The DVC files, params.yaml and the editor schemas as (project-relative path, text)."""
     graph = build_graph(ws)
-    files: list[tuple[str, str]] = [(PARAMS_FILE, _params_yaml(ws))]
+    files: list[tuple[str, str]] = [
+        (path, _params_yaml(values)) for path, values in params_files(ws).items()
+    ]
     for name, pfile in ws.pipelines.items():
         files.append((pipeline_dvc_yaml(name), _pipeline_dvc_yaml(pfile, graph)))
         steps = _steps_yaml(pfile, graph)
@@ -69,11 +72,6 @@ def compile_dvc(ws: Workspace) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------ params
 
 
-def compiled_params(ws: Workspace) -> dict[str, Any]:
-    """The values `params.yaml` gets: each pipeline's `params:` under its name."""
-    return {name: pfile.model.params for name, pfile in ws.pipelines.items() if pfile.model.params}
-
-
 PARAMS_DIGEST = re.compile(r"^# values-sha256: (?P<digest>[0-9a-f]{64})$", re.MULTILINE)
 
 
@@ -83,8 +81,7 @@ def params_digest(values: Any) -> str:
     return sha256_bytes(json.dumps(values, sort_keys=True, default=str).encode())
 
 
-def _params_yaml(ws: Workspace) -> str:
-    params = compiled_params(ws)
+def _params_yaml(params: dict[str, Any]) -> str:
     body = dump(params) if params else "{}\n"
     digest = params_digest(yamlio.read(body))
     return header(f"{PIPELINES_DIR}/*.yaml") + f"# values-sha256: {digest}\n" + body
@@ -100,24 +97,21 @@ def _pipeline_dvc_yaml(pfile: PipelineFile, graph: Graph) -> str:
         stage = item.stage
         if isinstance(stage, StepStage):
             stages[sname] = _step_stage(pfile, sname, stage, node, graph)
+        elif item.loop_key is not None:
+            # One DVC `foreach`/`matrix` for all copies; DVC names them `<stage>@<key>`.
+            if item.source not in stages:
+                stages[item.source] = loop_stage(pfile, item.source, graph)
+            continue
         else:
-            stages[sname] = _cmd_stage(pfile, sname, stage, node)
+            stages[sname] = cmd_stage(pfile, sname, stage, node, graph)
         if item.variant is not None:
             stages[sname]["meta"]["variant"] = item.variant.name
             stages[sname]["meta"]["sweep"] = dict(item.overrides)
     body: dict[str, Any] = {"stages": stages}
-    if any(
-        isinstance(item.stage, CmdStage) and any(interp.refs(item.stage.cmd))
-        for item in stages_of(pfile).values()
-    ):
-        # DVC reads these at run time to fill in `${<pipeline>.<key>}` in commands.
-        body = {"vars": [f"../../{PARAMS_FILE}"], **body}
+    top_vars = pipeline_vars(pfile)
+    if top_vars:
+        body = {"vars": top_vars, **body}
     return header(pfile.doc.path) + dump(body)
-
-
-def _meta(pfile: PipelineFile, node: Node) -> dict[str, Any]:
-    line = pfile.doc.keys[("stages", node.source)].line
-    return {"source": f"{pfile.doc.path}:{line}"}
 
 
 def _step_stage(
@@ -143,56 +137,16 @@ def _step_stage(
             (outs if templated else plots).append({path: {"cache": False}})
         else:
             outs.append(path)
-    return _stage(
+    return dvc_stage(
         cmd=f"{STEP_CMD} {shlex.quote(name)} {shlex.quote(sname)}",
         deps=deps,
         params=params,
         outs=outs,
         metrics=metrics,
         plots=plots,
-        meta=_meta(pfile, node),
+        meta=stage_meta(pfile, node),
         desc=stage.desc,
     )
-
-
-def _cmd_stage(pfile: PipelineFile, sname: str, stage: CmdStage, node: Node) -> dict[str, Any]:
-    name = pfile.name
-    cmd: list[str] = (
-        [_render_cmd(c, name) for c in stage.cmd]
-        if isinstance(stage.cmd, list)
-        else [_render_cmd(stage.cmd, name)]
-    )
-    outs = [_out(o) for o in stage.outs]
-    if not (stage.outs or stage.metrics or stage.plots):
-        # Something for the root stage to depend on, so `dvc repro` reaches this stage.
-        stamp = stage_stamp(name, sname)
-        cmd.append(f"{STEP_CMD} --stamp {shlex.quote(stamp)}")
-        outs.append({stamp: {"cache": False}})
-    used = {*stage.params, *interp.refs(stage.cmd)}
-    return _stage(
-        cmd=cmd[0] if len(cmd) == 1 else cmd,
-        deps=sorted(set(node.deps)),
-        params=[{PARAMS_FILE: sorted(f"{name}.{key}" for key in used)}] if used else [],
-        outs=outs,
-        metrics=[_out(o) for o in stage.metrics],
-        plots=[_out(o) for o in stage.plots],
-        meta=_meta(pfile, node),
-        desc=stage.desc,
-        always_changed=stage.always_changed,
-    )
-
-
-def _render_cmd(cmd: str, pipeline: str) -> str:
-    """`${key}` becomes DVC's `${<pipeline>.key}` (filled in from params.yaml when the
-    stage runs); any other `${` is escaped, since DVC interpolates every one."""
-    parts: list[str] = []
-    last = 0
-    for match in interp.REF.finditer(cmd):
-        parts.append(cmd[last : match.start()].replace("${", "\\${"))
-        parts.append(f"${{{pipeline}.{match.group(1)}}}")
-        last = match.end()
-    parts.append(cmd[last:].replace("${", "\\${"))
-    return "".join(parts)
 
 
 def stamps(pfile: PipelineFile) -> list[str]:
@@ -203,29 +157,6 @@ def stamps(pfile: PipelineFile) -> list[str]:
         if isinstance(item.stage, CmdStage)
         and not (item.stage.outs or item.stage.metrics or item.stage.plots)
     ]
-
-
-def _out(spec: str | dict[str, OutFlags]) -> Any:
-    path = norm(out_path(spec))
-    if isinstance(spec, str):
-        return path
-    flags = spec[out_path(spec)]
-    given = flags.model_dump(exclude_defaults=True, exclude={"keys"})
-    return {path: given} if given else path
-
-
-def _stage(**fields: Any) -> dict[str, Any]:
-    """A DVC stage with DVC's key order and empty keys dropped."""
-    order = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "always_changed")
-    stage: dict[str, Any] = {"cmd": fields["cmd"], "wdir": "../.."}
-    for key in order[2:]:
-        value = fields.get(key)
-        if value:
-            stage[key] = value
-    if fields.get("desc"):
-        stage["desc"] = fields["desc"]
-    stage["meta"] = fields["meta"]
-    return stage
 
 
 # -------------------------------------------------------------- steps.yaml
@@ -295,11 +226,37 @@ def final_outputs(pfile: PipelineFile, graph: Graph) -> list[str]:
     return sorted(finals)
 
 
+def _root_deps(pfile: PipelineFile, graph: Graph) -> list[str]:
+    """What a pipeline's root stage depends on: its final outputs and stamps.
+
+    DVC runs the stages `dvc repro` reaches depth first, in the order of the root
+    stage's deps. With custom stages, the root therefore also lists one output of
+    each, in the order the pipeline declares them, so that the stages run in the
+    order a hand-written dvc.yaml runs them. (Built-in steps alone keep the sorted
+    list: they form one chain, whose order no listing changes.)
+    """
+    wanted = {*final_outputs(pfile, graph), *stamps(pfile)}
+    if not any(isinstance(s, CmdStage) for s in pfile.model.stages.values()):
+        return sorted(wanted)
+    ordered: list[str] = []
+    for node in graph.nodes.values():
+        if node.pipeline != pfile.name:
+            continue
+        outs = [out for out in (*node.outs, stage_stamp(pfile.name, node.name)) if out in wanted]
+        stage = pfile.model.stages[node.source]
+        if not outs and isinstance(stage, CmdStage) and node.outs:
+            outs = [node.outs[0]]
+        ordered += sorted(outs)
+    return list(dict.fromkeys(ordered))
+
+
 def model_path(pfile: PipelineFile, graph: Graph) -> str | None:
     """The path of the model a pipeline deploys, or None."""
     deploy = pfile.model.deploy
     if deploy is None:
         return None
+    if deploy.path is not None:
+        return norm(deploy.path)
     stage_name = deploy.stage
     if stage_name is None:
         trains = [
@@ -316,10 +273,12 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
     stages: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
     plots: list[Any] = []
+    metrics: list[str] = []
+    params_shown: list[str] = []
     for name, pfile in ws.pipelines.items():
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
-            "deps": sorted({*final_outputs(pfile, graph), *stamps(pfile)}),
+            "deps": _root_deps(pfile, graph),
             "outs": [{manifest_file(name): {"cache": False}}],
             "meta": {"source": pfile.doc.path},
         }
@@ -331,10 +290,22 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
                 artifact["desc"] = pfile.model.description
             artifact["meta"] = {"pipeline": name}
             artifacts[deploy.model] = artifact
+        for aname, declared in pfile.model.artifacts.items():
+            artifacts[aname] = {
+                "path": norm(declared.path),
+                **declared.model_dump(exclude_defaults=True, exclude={"path"}),
+            }
         plots += _plot_definitions(pfile, graph)
+        plots += [spec if isinstance(spec, str) else _top_plot(spec) for spec in pfile.model.plots]
+        metrics += pfile.model.metrics
+        params_shown += pfile.model.params_files
     body: dict[str, Any] = {"stages": stages}
+    if metrics:
+        body["metrics"] = list(dict.fromkeys(metrics))
     if plots:
         body["plots"] = plots
+    if params_shown:
+        body["params"] = list(dict.fromkeys(params_shown))
     if artifacts:
         body["artifacts"] = dict(sorted(artifacts.items()))
     return header(f"{PROJECT_FILE} and {PIPELINES_DIR}/*.yaml") + dump(body)
@@ -401,6 +372,14 @@ def _plot_definitions(pfile: PipelineFile, graph: Graph) -> list[Any]:
         elif task == "regression":
             out.append(_plot(f"{folder}/residuals.json", "scatter", "actual", "predicted", title))
     return out
+
+
+def _top_plot(spec: dict[str, Any]) -> dict[str, Any]:
+    """A top-level plot as DVC reads it: its id (a file) with the properties given."""
+    return {
+        key: value.model_dump(exclude_none=True) if value is not None else None
+        for key, value in spec.items()
+    }
 
 
 def _plot(path: str, template: str, x: str, y: str, title: str) -> dict[str, Any]:

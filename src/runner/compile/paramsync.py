@@ -17,6 +17,7 @@ from runner.config.load import Workspace
 from runner.errors import UsageError
 from runner.fsutil import write_all
 from runner.layout import PARAMS_FILE, pipeline_file
+from runner.project.paramsfile import params_location
 
 
 @dataclass(frozen=True)
@@ -28,20 +29,22 @@ class PulledParam:
 
 
 def pull(ws: Workspace) -> list[PulledParam]:
-    """Write every value of params.yaml that differs into its pipeline file; return them."""
-    path = ws.root / PARAMS_FILE
-    try:
-        current = yamlio.read(path.read_text("utf-8")) or {}
-    except FileNotFoundError:
-        raise UsageError(f"{PARAMS_FILE} is missing", "run `mlops compile` first") from None
-    except yamlio.YAMLError as exc:
-        raise UsageError(
-            f"{PARAMS_FILE} is not valid YAML: {exc}", "fix it or restore it"
-        ) from None
+    """Write every value of the params files that differs into its pipeline file; return them."""
     pulled: list[PulledParam] = []
     writes = []
+    read: dict[str, Any] = {}
     for name, pfile in ws.pipelines.items():
-        values = current.get(name) if isinstance(current, dict) else None
+        where = params_location(pfile)
+        if where.file not in read:
+            read[where.file] = _read_params(ws, where.file)
+        current = read[where.file]
+        if not isinstance(current, dict):
+            continue
+        if where.top_level:
+            # Only the keys this pipeline owns: others belong to other pipelines.
+            values: Any = {k: v for k, v in current.items() if k in pfile.model.params}
+        else:
+            values = current.get(name)
         if not isinstance(values, dict):
             continue
         found = _differences(values, pfile.model.params, "")
@@ -53,6 +56,17 @@ def pull(ws: Workspace) -> list[PulledParam]:
         pulled += [PulledParam(name, key, old, new) for key, new, old in found]
     write_all(writes)
     return pulled
+
+
+def _read_params(ws: Workspace, rel: str) -> Any:
+    try:
+        return yamlio.read((ws.root / rel).read_text("utf-8")) or {}
+    except FileNotFoundError:
+        if rel != PARAMS_FILE:
+            return {}
+        raise UsageError(f"{PARAMS_FILE} is missing", "run `mlops compile` first") from None
+    except yamlio.YAMLError as exc:
+        raise UsageError(f"{rel} is not valid YAML: {exc}", "fix it or restore it") from None
 
 
 def _write_values(doc: yamlio.Document, values: list[tuple[str, Any]]) -> str:

@@ -36,6 +36,13 @@ def lookup(data: Any, dotted: str) -> Any:
     node = data
     walked: list[str] = []
     for part in dotted.split("."):
+        if isinstance(node, list) and part.isdigit():
+            # DVC's `${item.files.0}`: a position in a list.
+            if int(part) >= len(node):
+                raise PathError(dotted, tuple(walked), part, missing=True)
+            node = node[int(part)]
+            walked.append(part)
+            continue
         if not isinstance(node, Mapping):
             raise PathError(dotted, tuple(walked), part, missing=False)
         if part not in node:

@@ -258,8 +258,25 @@ class OutFlags(Strict):
     persist: bool = False
     push: bool = True
     desc: str | None = None
+    # DVC's annotations of an output, and the remote it is pushed to.
+    remote: str | None = Field(default=None, min_length=1)
+    type: str | None = Field(default=None, min_length=1)
+    labels: list[str] | None = None
+    meta: dict[str, Any] | None = None
     # Only for metrics files: the metric names the file holds, so gates can be checked.
     keys: list[str] | None = None
+    # Only for plots: how DVC draws the file (`dvc plots show`).
+    template: str | None = Field(default=None, min_length=1)
+    x: str | None = Field(default=None, min_length=1)
+    y: str | None = Field(default=None, min_length=1)
+    title: str | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    header: bool | None = None
+
+
+# What `plots:` entries may set beyond the output flags (DVC's plot properties).
+PLOT_PROPS = ("template", "x", "y", "title", "x_label", "y_label", "header")
 
 
 PathSpec = Annotated[
@@ -270,6 +287,24 @@ Command = Annotated[
     Union[Annotated[str, Tag("text")], Annotated[list[str], Tag("list")]],  # noqa: UP007
     Discriminator(lambda v: "list" if isinstance(v, list) else "text"),
 ]
+# A stage's `params:` entry: a key of the pipeline's params, or `{file: [keys]}` for a
+# params file the team keeps itself (`{file: null}`: every key of it, as in DVC).
+ParamSpec = Annotated[
+    Union[  # noqa: UP007
+        Annotated[str, Tag("key")],
+        Annotated[dict[str, Union[list[str], None]], Tag("file")],  # noqa: UP007
+    ],
+    Discriminator(lambda v: "file" if isinstance(v, dict) else "key"),
+]
+# DVC's `vars:` entry: a params file (`file` or `file:key,key`) or values inline.
+VarsSpec = Annotated[
+    Union[Annotated[str, Tag("file")], Annotated[dict[str, Any], Tag("values")]],  # noqa: UP007
+    Discriminator(lambda v: "values" if isinstance(v, dict) else "file"),
+]
+# `foreach:` a list, a mapping, or one `${...}` reference to a param holding either.
+Foreach = Union[list[Any], dict[str, Any], str]  # noqa: UP007
+# `matrix:` name -> a list of values, or a `${...}` reference to a param list.
+Matrix = dict[str, Union[list[Any], str]]  # noqa: UP007
 
 
 class StepStage(Strict):
@@ -294,11 +329,25 @@ class CmdStage(Strict):
     outs: list[PathSpec] = Field(default_factory=list)
     # Which built-in input each of its outs is, e.g. {data: features.parquet} feeds `split`.
     provides: dict[Providable, str] = Field(default_factory=dict)
-    params: list[str] = Field(default_factory=list)
+    params: list[ParamSpec] = Field(default_factory=list)
     metrics: list[PathSpec] = Field(default_factory=list)
     plots: list[PathSpec] = Field(default_factory=list)
     always_changed: bool = False
+    frozen: bool = False
     desc: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    vars: list[VarsSpec] = Field(default_factory=list)
+    # One DVC stage per item (`stage@key`), with `${item}` and `${key}` in the body.
+    foreach: Foreach | None = None
+    matrix: Matrix | None = None
+
+    @model_validator(mode="after")
+    def _one_loop(self) -> CmdStage:
+        if self.foreach is not None and self.matrix is not None:
+            raise ValueError("a stage takes foreach: or matrix:, not both")
+        if self.matrix is not None and not self.matrix:
+            raise ValueError("matrix: needs at least one name")
+        return self
 
 
 def _stage_kind(value: Any) -> str | None:
@@ -379,6 +428,42 @@ class Deploy(Strict):
     environments: list[str] = Field(min_length=1)
     # The stage whose output is the model; default: the last `train` step.
     stage: str | None = None
+    # Which of that stage's outputs is the model, when it writes several.
+    path: str | None = Field(default=None, min_length=1)
+
+
+class Artifact(Strict):
+    """An entry of DVC's `artifacts:` (the model registry's names)."""
+
+    path: str = Field(min_length=1)
+    type: str | None = Field(default=None, min_length=1)
+    desc: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+PlotAxis = Union[str, dict[str, Union[str, list[str]]], list[str]]  # noqa: UP007
+
+
+class PlotDefinition(Strict):
+    """A top-level plot of DVC (`plots:` beside `stages:`): one file, or several joined."""
+
+    template: str | None = Field(default=None, min_length=1)
+    x: PlotAxis | None = None
+    y: PlotAxis | None = None
+    title: str | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    header: bool | None = None
+
+
+TopPlot = Annotated[
+    Union[  # noqa: UP007
+        Annotated[str, Tag("path")],
+        Annotated[dict[str, Union[PlotDefinition, None]], Tag("defs")],  # noqa: UP007
+    ],
+    Discriminator(lambda v: "defs" if isinstance(v, dict) else "path"),
+]
 
 
 SweepValue = Union[StrictBool, StrictInt, Finite, str]  # noqa: UP007
@@ -389,6 +474,17 @@ class Pipeline(Strict):
 
     description: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # Where `params:` go: unset, under the pipeline's name in params.yaml; a file name
+    # (`params.yaml` or one of the pipeline's own), at the top level of that file.
+    params_file: str | None = Field(default=None, min_length=1)
+    # DVC's `vars:` for `${...}` in commands: params files the team keeps, or values.
+    vars: list[VarsSpec] = Field(default_factory=list)
+    # DVC's top-level sections: metrics and plots no stage declares, params files
+    # to show in `dvc params diff`, and model-registry artifacts.
+    metrics: list[str] = Field(default_factory=list)
+    plots: list[TopPlot] = Field(default_factory=list)
+    params_files: list[str] = Field(default_factory=list)
+    artifacts: dict[str, Artifact] = Field(default_factory=dict)
     # Dotted param key -> the values to try; one variant per point of the grid.
     sweep: dict[str, Annotated[list[SweepValue], Field(min_length=1)]] = Field(default_factory=dict)
     stages: dict[str, Stage] = Field(min_length=1)

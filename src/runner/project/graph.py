@@ -83,6 +83,11 @@ def _build(ws: Workspace) -> Graph:
         for index, (sname, stage) in enumerate(stages.items()):
             source_name = expanded[sname].source
             needs = [n for n in stage.needs if n in stages and n != sname]
+            needs += [
+                n
+                for n, other in expanded.items()
+                if other.source in stage.needs and other.loop_key is not None
+            ]
             inputs: dict[str, str] = {}
             outputs: dict[str, str] = {}
             deps: list[str] = []
@@ -175,11 +180,12 @@ def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
         stage = ws.pipelines[node.pipeline].model.stages[node.source]
         if not isinstance(stage, CmdStage) or not stage.needs:
             continue
+        # A needed `foreach`/`matrix` stage is every one of its copies.
         extra = [
             out
-            for need in stage.needs
-            if (node.pipeline, need) in graph.nodes
-            for out in graph.nodes[(node.pipeline, need)].outs
+            for other in graph.nodes.values()
+            if other.pipeline == node.pipeline and other.source in stage.needs
+            for out in other.outs
         ]
         deps = tuple(dict.fromkeys((*node.deps, *extra)))
         graph.nodes[sid] = replace(node, deps=deps)

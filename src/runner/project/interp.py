@@ -14,7 +14,9 @@ from typing import Any
 
 from runner.config import dotted as dotted_path
 
-REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
+# Keys may hold a hyphen (`${metrics.roc-auc}`) and a list position (`${item.files.0}`),
+# as DVC's own references may.
+REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.(?:[A-Za-z_][A-Za-z0-9_-]*|[0-9]+))*)\s*\}")
 
 
 class RefError(LookupError):
@@ -66,4 +68,36 @@ def resolve(value: Any, params: Mapping[str, Any]) -> Any:
         return {key: resolve(item, params) for key, item in value.items()}
     if isinstance(value, list):
         return [resolve(item, params) for item in value]
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A scalar as DVC writes it into a string (`true`, not `True`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fill(value: Any, context: Mapping[str, Any]) -> Any:
+    """Replace the references whose first key is in `context`; leave the others as written.
+
+    Used to expand a `foreach:`/`matrix:` body (`${item}`, `${key}`) and paths written
+    with params, as DVC does when it reads `dvc.yaml`.
+    """
+    if isinstance(value, str):
+
+        def one(match: re.Match[str]) -> str:
+            ref = match.group(1)
+            if ref.split(".", 1)[0] not in context:
+                return match.group(0)
+            found = lookup(context, ref)
+            if isinstance(found, (Mapping, list)):
+                raise RefError(ref, "a mapping or list cannot be part of a string")
+            return as_text(found)
+
+        return REF.sub(one, value)
+    if isinstance(value, Mapping):
+        return {fill(key, context): fill(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, context) for item in value]
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 from runner.config.load import Workspace
 from runner.errors import Problem
 from runner.project.checks.deployments import check_deployments, check_models_unique
+from runner.project.checks.dvcfeatures import check_across_pipelines
 from runner.project.checks.gates import produced_metrics
 from runner.project.checks.names import NAME, NAME_MAX, PARAM_KEY, VERSION, name_problem
 from runner.project.checks.paths import path_problem
@@ -24,6 +25,7 @@ def check_workspace(ws: Workspace, *, complete: bool = True) -> list[Problem]:
     for pfile in ws.pipelines.values():
         problems += check_pipeline(ws, pfile)
     problems += check_models_unique(ws)
+    problems += check_across_pipelines(ws)
     if complete:
         problems += check_deployments(ws)
     graph = build_graph(ws)

@@ -164,13 +164,16 @@ def check_deploy(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
             )
         else:
             stage = stages[deploy.stage]
-            single = isinstance(stage, CmdStage) and len(stage.outs) == 1
+            single = isinstance(stage, CmdStage) and (
+                len(stage.outs) == 1 or deploy.path is not None
+            )
             if not (isinstance(stage, StepStage) and stage.step == "train") and not single:
                 out.append(
                     doc.problem(
                         ("deploy", "stage"),
                         f"deploy.stage: stage '{deploy.stage}' does not write a model",
-                        "name a train step, or a cmd stage with exactly one entry in outs:",
+                        "name a train step, or a cmd stage with exactly one entry in outs: "
+                        "(or name its model output in deploy.path:)",
                     )
                 )
     elif not any(isinstance(s, StepStage) and s.step == "train" for s in stages.values()):

@@ -12,7 +12,8 @@ from runner.yamlio import Document, Loc
 # digits, separated by single dashes or underscores.
 NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 NAME_MAX = 63
-PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Param keys: identifiers, or with a hyphen inside (`roc-auc`), which DVC accepts.
+PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*$")
 VERSION = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 

@@ -15,6 +15,9 @@ from runner.config.step_options import SKLEARN_DATASETS
 from runner.config.steps import STEPS
 from runner.errors import Problem, did_you_mean
 from runner.project import interp
+from runner.project.checks.cmdstage import check_command
+from runner.project.checks.dvcfeatures import check_features
+from runner.project.checks.dvclive import check_dvclive
 from runner.project.checks.gates import check_deploy, check_gates
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
 from runner.project.checks.paths import check_path, out_problem
@@ -84,6 +87,8 @@ def check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                         )
     out += check_gates(ws, pfile)
     out += check_deploy(ws, pfile)
+    out += check_features(ws, pfile)
+    out += check_dvclive(ws, pfile)
     return out
 
 
@@ -184,29 +189,6 @@ def _check_step(
     return out
 
 
-# What a param may hold to be put on a command line unquoted: one word, no shell syntax.
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, (Mapping, list)):
-        return "a mapping or list"
-    return "an empty string" if not value else f"{value!r} (spaces or shell syntax)"
-
-
-def _no_ref(doc: Document, loc: Loc, where: str, path: str) -> list[Problem]:
-    """Paths are written literally: DVC could not match a `${...}` path to another stage."""
-    if "${" not in path:
-        return []
-    return [
-        doc.problem(
-            loc,
-            f"{where}: path '{path}' holds a ${{...}} reference; paths cannot use params",
-            "write the path literally; params can be used in cmd:",
-        )
-    ]
-
-
 # DVC's own pattern for `${...}` (dvc/parsing/interpolate.py): it fills in any such
 # text in dvc.yaml, and fails every command when the name is unknown.
 _DVC_INTERPOLATION = re.compile(r"\$\{[^${}]*\}")
@@ -235,38 +217,10 @@ def _check_cmd(
     stage: CmdStage,
 ) -> list[Problem]:
     loc: Loc = ("stages", sname)
-    out, _ = _check_refs(doc, params, stage.cmd, (*loc, "cmd"))
-    for ref in dict.fromkeys(interp.refs(stage.cmd)):
-        if out:
-            break
-        value = interp.lookup(params, ref)
-        if isinstance(value, (Mapping, list)) or (
-            isinstance(value, str) and not _SHELL_SAFE.fullmatch(value)
-        ):
-            # DVC fills `${...}` in at run time and puts the value on the command line as is.
-            out.append(
-                doc.problem(
-                    (*loc, "cmd"),
-                    f"stages.{sname}.cmd: ${{{ref}}} is {_shown(value)}, which DVC would put "
-                    "on the command line unquoted",
-                    f"list {ref} under params: and have the command read it from params.yaml",
-                )
-            )
-    for i, key in enumerate(stage.params):
-        try:
-            interp.lookup(params, key)
-        except interp.RefError as exc:
-            out.append(
-                doc.problem(
-                    (*loc, "params", i),
-                    f"stages.{sname}.params: '{key}' is not in this pipeline's params "
-                    f"({exc.reason})",
-                    "list keys of params:, e.g. train.max_depth",
-                )
-            )
+    out = check_command(ws, ws.pipelines[pfile_name], sname, stage)
     for i, dep in enumerate(stage.deps):
-        out += _no_ref(doc, (*loc, "deps", i), f"stages.{sname}.deps[{i}]", dep)
-        out += check_path(ws, doc, (*loc, "deps", i), dep)
+        if "${" not in dep:  # a filled-in path is checked with the loop and params
+            out += check_path(ws, doc, (*loc, "deps", i), dep)
     outs = [norm(out_path(spec)) for spec in stage.outs]
     for key, path in stage.provides.items():
         if norm(path) not in outs:
@@ -291,9 +245,8 @@ def _check_cmd(
                 )
                 continue
             path = out_path(spec)
-            out += _no_ref(doc, item_loc, f"stages.{sname}.{group}[{i}]", path)
             path_loc = item_loc if isinstance(spec, str) else (*item_loc, path)
-            bad = check_path(ws, doc, path_loc, path)
+            bad = [] if "${" in path else check_path(ws, doc, path_loc, path)
             why = None if bad else out_problem(ws.pipelines, path)
             if why is not None:
                 bad.append(
