@@ -518,6 +518,20 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL '.mlops/sto#rage' contains '#' or ';', which DVC's config reads as a comment",
     ),
     (
+        "remote-url-comma",
+        M,
+        "{url: .mlops/storage}",
+        '{url: "s3://bucket/a,b"}',
+        "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL 's3://bucket/a,b' contains ',', which DVC's config reads as a list",
+    ),
+    (
+        "remote-url-quoted",
+        M,
+        "{url: .mlops/storage}",
+        """{url: '"/srv/remote"'}""",
+        "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL '\"/srv/remote\"' starts with a quote, which DVC's config strips",
+    ),
+    (
         "remote-url-blank",
         M,
         "{url: .mlops/storage}",

@@ -184,8 +184,7 @@ def _record(
 def _repair_audit(target: Target, env: str, serving: Pointer, actor: str) -> bool:
     """After a crash between switching and auditing, record the switch that happened (before
     anything else is deployed, so the chain of `previous` versions has no gap)."""
-    records = target.audit(serving.model)
-    last = records[-1] if records else None
+    last = target.last_audit(serving.model)
     if last and last.version == serving.version and last.digest == serving.digest:
         return False
     note = "recorded after an interrupted deploy"

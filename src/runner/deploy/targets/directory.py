@@ -245,6 +245,10 @@ class DirectoryTarget:
             for number, raw in enumerate(data.split(b"\n")[:-1], start=1)
         ]
 
+    def last_audit(self, model: str) -> AuditRecord | None:
+        records = self.audit(model)  # one local file: reading it all is cheap
+        return records[-1] if records else None
+
     @contextmanager
     def lock(self, model: str) -> Iterator[None]:
         busy = f"{self.label}: another deploy of {model} holds its lock"

@@ -266,14 +266,25 @@ class S3Target:
         )
 
     def audit(self, model: str) -> list[AuditRecord]:
-        records: list[AuditRecord] = []
-        for key in self.s3.keys(self._key(model, "audit") + "/", "list the audit trail"):
-            try:
-                raw = self.s3.get(key, "read the audit trail")[0]
-            except Missing:
-                continue  # deleted by hand since the listing
-            records.append(AuditRecord.parse(raw, f"s3://{self.bucket}/{key}"))
-        return records
+        keys = self.s3.keys(self._key(model, "audit") + "/", "list the audit trail")
+        return [record for record in map(self._audit_record, keys) if record is not None]
+
+    def last_audit(self, model: str) -> AuditRecord | None:
+        # Keys sort by their UTC timestamp: the last one is the newest record, so a long
+        # trail costs one listing and one read, not one read per record.
+        keys = self.s3.keys(self._key(model, "audit") + "/", "list the audit trail")
+        for key in reversed(keys):
+            record = self._audit_record(key)
+            if record is not None:
+                return record
+        return None
+
+    def _audit_record(self, key: str) -> AuditRecord | None:
+        try:
+            raw = self.s3.get(key, "read the audit trail")[0]
+        except Missing:
+            return None  # deleted by hand since the listing
+        return AuditRecord.parse(raw, f"s3://{self.bucket}/{key}")
 
     # ----------------------------------------------------------------- lock
 
