@@ -73,6 +73,30 @@ def test_lost_reply_on_taking_the_lease(proxy: FaultProxy) -> None:
     assert lease_of(target) is None  # released: it blocks nobody
 
 
+def test_every_reply_of_the_lease_put_lost(proxy: FaultProxy) -> None:
+    """No answer to any try: the lease read back carries our token, so it is ours."""
+    target = through(proxy, lock_timeout=0.5)
+    proxy.drop_reply("PUT", LOCK, times=3)
+    with target.lock(MODEL):
+        assert token_of(target) == target._leases[MODEL].token
+    assert len(proxy.fired("dropped")) == 3
+    assert lease_of(target) is None
+
+
+def test_every_lease_put_lost_on_the_way(proxy: FaultProxy) -> None:
+    """The server never saw the lease: the error says it could not take the lock, and no
+    lease is left to block anyone."""
+    target = through(proxy, lock_timeout=0.5)
+    proxy.drop_request("PUT", LOCK, times=3)
+    with pytest.raises(TargetError) as info, target.lock(MODEL):
+        pass
+    assert str(info.value).startswith(
+        f"{target.describe()}: cannot reach the S3 endpoint {proxy.endpoint} to take the "
+        "deploy lock: Connection was closed before we received a valid response"
+    )
+    assert lease_of(target) is None
+
+
 def test_lost_reply_on_breaking_a_stale_lease(proxy: FaultProxy) -> None:
     target = through(proxy, lock_timeout=0.5)
     plant(target, b"not a lease {")

@@ -33,6 +33,10 @@ class Missing(Exception):
     """The key does not exist."""
 
 
+class Unsent(TargetError):
+    """The request never reached the server (no connection): it performed nothing."""
+
+
 class Conflict(Exception):
     """A conditional write lost: the key exists (If-None-Match) or changed (If-Match)."""
 
@@ -131,7 +135,9 @@ class Client:
                 "the server is slow or overloaded; check it, then run the command again",
             ) from exc
         except (bx.EndpointConnectionError, bx.ConnectionError, bx.HTTPClientError) as exc:
-            raise TargetError(
+            # Never connected: the server cannot have performed the request.
+            unsent = isinstance(exc, bx.EndpointConnectionError)
+            raise (Unsent if unsent else TargetError)(
                 f"{self.where}: cannot reach the S3 endpoint {where} to {action}: {exc}",
                 "check endpoint_url in mlops.yaml and that the server is up and reachable",
             ) from exc

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.deploy.targets.base import TargetError
-from runner.deploy.targets.s3client import Client, Conflict, Missing
+from runner.deploy.targets.s3client import Client, Conflict, Missing, Unsent
 
 LEASE_TTL = 30.0  # seconds a lease lives unless renewed; its holder renews it every ttl / 3
 
@@ -134,27 +134,36 @@ class Lease:
         return etag if holder is not None and holder.token == self.token else None
 
     def _write(self, action: str, **condition: str) -> bool:
-        """One conditional write of our lease; True when the lease is ours after it."""
+        """One conditional write of our lease; True when the lease is ours after it,
+        whatever the reply said (the lease's token tells), False when it is another's.
+        A TargetError when the write got no answer and no lease is there, or the lease
+        cannot be read back to tell."""
         try:
             self.etag = self.s3.put(self.key, self._body(), action, **condition)
             return True
         except (Conflict, Missing):
-            pass  # lost the race, or won it with the reply lost: the lease's token says
+            failure: TargetError | None = None  # lost the race, or won it and lost the reply
+        except Unsent:
+            raise  # the server never saw it
         except TargetError as exc:
-            try:
-                self.etag = self._ours()
-            except (TargetError, Missing):
-                self.etag = None
-            if self.etag is None:
-                raise TargetError(
-                    f"{exc.message}; the lock may have been taken for this deploy: if so, "
-                    f"it expires within {self.ttl:g} s",
-                    exc.hint,
-                ) from exc
-            return True
-        with suppress(Missing):
+            failure = exc  # performed or not: the lease says
+        try:
             self.etag = self._ours()
-        return self.etag is not None
+        except Missing:
+            self.etag = None
+            if failure is not None:
+                raise failure from None  # nothing there: the write did not land
+            return False
+        except TargetError:
+            self.etag = None
+            if failure is None:
+                raise
+            raise TargetError(
+                f"{failure.message}; if the server performed it, the lease is broken when "
+                f"it is {self.ttl:g} s old",
+                failure.hint,
+            ) from failure
+        return self.etag is not None  # False: another deploy's lease
 
     def acquire(self) -> None:
         """Wait until the lease is ours; TargetError naming the holder on timeout."""
