@@ -65,7 +65,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
     )
     target = promotion.target_for(ws, env)
     actor = git.actor(ws.root)
-    progress = _Progress()
+    progress = _DeployProgress()
     try:
         with target.lock(model):
             current = progress.before = target.current(model)
@@ -99,7 +99,7 @@ def reconcile(ws: Workspace, env: str, model: str, wanted: str) -> DeployOutcome
 
 
 @dataclass
-class _Progress:
+class _DeployProgress:
     """How far a deploy got, to say what the target serves when it stops."""
 
     before: Pointer | None = None
@@ -117,7 +117,9 @@ class DeployStopped(TargetError):
         self.moved = moved  # whether the pointer moved to the new version (None: unknown)
 
 
-def _stopped(exc: TargetError, target: Target, new: Pointer, progress: _Progress) -> DeployStopped:
+def _stopped(
+    exc: TargetError, target: Target, new: Pointer, progress: _DeployProgress
+) -> DeployStopped:
     """`exc` with the state of the target appended: what its pointer says, read again."""
     model = new.model
     if progress.switched:
