@@ -11,7 +11,13 @@ after it):
 - `cut`: close the connection without forwarding (a request lost on the way);
 - `delay`: wait `seconds` before forwarding (a slow server: the client may give
   up while the request is still to be performed), or, with `after=True`, after
-  the server answered (the work is done, the reply is late).
+  the server answered (the work is done, the reply is late);
+- `hold`: stop there, before forwarding or (`after=True`) after the server
+  answered, until `release()`, then hang up without a reply: a client killed
+  while it waits sees the server in exactly that state. `held` is set when a
+  hold begins.
+
+A method of `*` matches every method.
 
 `events` records what each rule did, so a test can check that its fault fired.
 """
@@ -37,7 +43,7 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connec
 class Rule:
     method: str
     path: re.Pattern[str]
-    action: str  # "drop", "cut" or "delay"
+    action: str  # "drop", "cut", "delay" or "hold"
     nth: int = 1
     times: int = 1
     seconds: float = 0.0
@@ -49,7 +55,7 @@ class Rule:
 class Event:
     method: str
     path: str
-    action: str  # "dropped", "cut", "delayed" or "forwarded"
+    action: str  # "dropped", "cut", "delayed", "held" or "forwarded"
 
 
 class _Server(ThreadingHTTPServer):
@@ -68,6 +74,8 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.events: list[Event] = []
         self._guard = threading.Lock()
+        self.held = threading.Event()
+        self._released = threading.Event()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -96,10 +104,23 @@ class FaultProxy:
         forwarding it or, with `after`, before passing its reply back."""
         self._add(Rule(method, re.compile(path), "delay", nth, times, seconds, after))
 
+    def hold(self, method: str, path: str, *, nth: int = 1, after: bool = False) -> None:
+        """Stop at the Nth matching request, before forwarding it or, with `after`, once
+        the server performed it, until `release()`; then hang up without a reply."""
+        self._add(Rule(method, re.compile(path), "hold", nth, 1, after=after))
+
+    def release(self) -> None:
+        """End every hold (each hangs up) and forget the rules."""
+        with self._guard:
+            released, self._released = self._released, threading.Event()
+        released.set()
+        self.clear()
+
     def clear(self) -> None:
         with self._guard:
             self.rules.clear()
             self.events.clear()
+            self.held.clear()
 
     def fired(self, action: str) -> list[Event]:
         """The events where a rule did `action` ("dropped", "cut" or "delayed")."""
@@ -114,7 +135,7 @@ class FaultProxy:
         with self._guard:
             chosen = None
             for rule in self.rules:
-                if rule.method == method and rule.path.search(path):
+                if rule.method in (method, "*") and rule.path.search(path):
                     rule.matched += 1
                     if chosen is None and rule.nth <= rule.matched < rule.nth + rule.times:
                         chosen = rule
@@ -148,6 +169,14 @@ class FaultProxy:
                         self.rfile.readline()
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
+            def _hold(self) -> None:
+                proxy._record(self.command, self.path, "held")
+                with proxy._guard:
+                    released = proxy._released
+                proxy.held.set()
+                released.wait(120)
+                self._hang_up()
+
             def _hang_up(self) -> None:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -158,6 +187,9 @@ class FaultProxy:
                 if rule and rule.action == "cut":
                     proxy._record(self.command, self.path, "cut")
                     self._hang_up()
+                    return
+                if rule and rule.action == "hold" and not rule.after:
+                    self._hold()
                     return
                 if rule and rule.action == "delay" and not rule.after:
                     proxy._record(self.command, self.path, "delayed")
@@ -177,6 +209,9 @@ class FaultProxy:
                     # The server did the work; the client never hears of it.
                     proxy._record(self.command, self.path, "dropped")
                     self._hang_up()
+                    return
+                if rule and rule.action == "hold":
+                    self._hold()
                     return
                 if rule and rule.action == "delay" and rule.after:
                     proxy._record(self.command, self.path, "delayed")
@@ -205,6 +240,7 @@ class FaultProxy:
         return thread
 
     def close(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 

@@ -1,13 +1,16 @@
 """End to end: S3 deploys killed at random points, 30 times; each next deploy converges.
 
-Staging is an S3 prefix on the moto server and flips between two registered
-versions. Each round starts `mlops deploy` as a real process and sends it
-SIGKILL after a seeded random delay (aimed at the stretch of a typical run where
-it holds the lease and writes to the target, and the start-up just before),
-then runs `mlops deploy` again: it must exit 0, the target must serve the
-wanted version, no lease may be left, and the audit records must form one
-unbroken chain ending at the served version (every version that served has its
-record).
+Staging is an S3 prefix on the moto server, reached through the fault proxy
+(`faultproxy.py`), and flips between two registered versions. Each round starts
+`mlops deploy` as a real process and kills it with SIGKILL at a seeded random
+point: the proxy holds its Nth request (N random among the requests a deploy
+makes), before the server performs it or after (then the reply never comes),
+and the process is killed while it waits. Every state a deploy can leave on the
+server is reached that way, whatever the load on the machine, which a bare
+random delay cannot promise. Then `mlops deploy` runs again: it must exit 0, the
+target must serve the wanted version, no lease may be left, and the audit
+records must form one unbroken chain ending at the served version (every
+version that served has its record).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from faultproxy import FaultProxy, fault_proxy
 from s3server import moto_server, s3_client, use_test_credentials
 
 from conftest import Sh, copy_template, git_commit
@@ -54,14 +58,16 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh, trained_template: Path) -> Path:
-    """The trained example with v0.1.0 and v0.1.1 (80 trees) registered."""
+    """The trained example with v0.1.0 and v0.1.1 registered. v0.1.1 is the same model
+    registered again at a later commit (no retraining): the target still stores it under
+    its own keys and switches between the two."""
     root = copy_template(trained_template, tmp_path_factory.mktemp("s3-kills") / "demo")
     sh("mlops", "register", "iris", cwd=root)
-    source = root / "pipelines/iris.yaml"
-    source.write_text(source.read_text().replace("n_estimators: 100", "n_estimators: 80"))
-    sh("mlops", "run", cwd=root)
-    git_commit(sh, root, "train v0.1.1")
-    sh("mlops", "register", "iris", cwd=root)
+    (root / "NOTES.md").write_text("A commit to register a second version at.\n")
+    git_commit(sh, root, "notes")
+    assert sh("mlops", "register", "iris", cwd=root).stdout.startswith(
+        f"registered {MODEL} v0.1.1 at "
+    )
     return root
 
 
@@ -109,69 +115,71 @@ def check_converged(staging: Staging, wanted: str, note: str) -> None:
     assert audit[-1]["version"] == wanted, (note, audit)
 
 
+def killed_at(proc: subprocess.Popen[bytes], proxy: FaultProxy, rng: random.Random) -> bool:
+    """SIGKILL `proc` once the proxy holds its request (after a short random delay);
+    False when it ended before reaching the held request."""
+    while not proxy.held.wait(0.02):
+        if proc.poll() is not None:
+            return False
+    time.sleep(rng.uniform(0.0, 0.05))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return True
+
+
 def test_thirty_kills_each_converge_on_the_next_deploy(
     repo: Path, sh: Sh, s3_endpoint: str
 ) -> None:
     prefix = f"kills-{uuid.uuid4().hex[:6]}"
-    target = f"{{kind: s3, url: 's3://{BUCKET}/{prefix}', endpoint_url: '{s3_endpoint}'}}"
-    text = (repo / "mlops.yaml").read_text()
-    text = re.sub(r"(  staging:\n    target: ).*\n", rf"\g<1>{target}\n", text)
-    (repo / "mlops.yaml").write_text(text)
     staging = Staging(s3_client(s3_endpoint), prefix)
+    with fault_proxy(s3_endpoint) as proxy:
+        target = f"{{kind: s3, url: 's3://{BUCKET}/{prefix}', endpoint_url: '{proxy.endpoint}'}}"
+        text = (repo / "mlops.yaml").read_text()
+        text = re.sub(r"(  staging:\n    target: ).*\n", rf"\g<1>{target}\n", text)
+        (repo / "mlops.yaml").write_text(text)
 
-    # Store both versions once, then time a deploy that only switches: when it takes the
-    # lease (polled) and when it ends. The kills aim at that stretch, where a deploy
-    # writes to the target, and at the start-up before it.
-    for version in ("v0.1.0", "v0.1.1"):
-        want(repo, version)
-        assert deploy(sh, repo).returncode == 0
-    want(repo, "v0.1.0")
-    started = time.monotonic()
-    proc = subprocess.Popen(["mlops", "deploy", "--env", "staging"], cwd=repo, env=sh.env)
-    locked = None
-    while proc.poll() is None:
-        if locked is None and staging.lease():
-            locked = time.monotonic() - started
-        time.sleep(0.05)  # light polling: the run it times must not slow down
-    ended = time.monotonic() - started
-    assert proc.returncode == 0
-    check_converged(staging, "v0.1.0", "before the kills")
-    earliest = 0.7 * (locked or ended / 2)
+        # Store both versions, then count the requests of a deploy that only switches.
+        for version in ("v0.1.0", "v0.1.1", "v0.1.0"):
+            want(repo, version)
+            proxy.clear()
+            assert deploy(sh, repo).returncode == 0
+        requests = len(proxy.events)
+        check_converged(staging, "v0.1.0", "before the kills")
 
-    rng = random.Random(SEED)
-    versions = ["v0.1.1", "v0.1.0"]
-    kills = rounds = 0
-    left: dict[str, int] = {"lease": 0, "switched": 0, "unaudited": 0}
-    while kills < KILLS:
-        rounds += 1
-        assert rounds <= 3 * KILLS, f"only {kills} of {rounds} runs were still alive to kill"
-        wanted = versions[rounds % 2]
-        before = staging.serves()
-        want(repo, wanted)
-        proc = subprocess.Popen(
-            ["mlops", "deploy", "--env", "staging"],
-            cwd=repo,
-            env=sh.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(earliest, ended))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        # What the kill left behind, for the failure message.
-        served = staging.serves()
-        left["lease"] += staging.lease()
-        left["switched"] += served != before
-        left["unaudited"] += served != staging.audit()[-1]["version"]
+        rng = random.Random(SEED)
+        versions = ["v0.1.1", "v0.1.0"]
+        kills = rounds = 0
+        left = {"lease": 0, "switched": 0, "unaudited": 0}
+        while kills < KILLS:
+            rounds += 1
+            assert rounds <= 2 * KILLS, f"only {kills} of {rounds} runs reached their kill"
+            wanted = versions[rounds % 2]
+            before = staging.serves()
+            want(repo, wanted)
+            proxy.clear()
+            point = (rng.randint(1, requests), rng.random() < 0.5)
+            proxy.hold("*", ".", nth=point[0], after=point[1])
+            proc = subprocess.Popen(
+                ["mlops", "deploy", "--env", "staging"],
+                cwd=repo,
+                env=sh.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            kills += killed_at(proc, proxy, rng)
+            proc.wait()
+            proxy.release()
+            served = staging.serves()
+            left["lease"] += staging.lease()
+            left["switched"] += served != before
+            left["unaudited"] += served != staging.audit()[-1]["version"]
 
-        result = deploy(sh, repo)
-        note = f"round {rounds} (kill {kills}), left so far: {left}"
-        assert result.returncode == 0, (note, result.stderr)
-        check_converged(staging, wanted, note)
+            result = deploy(sh, repo)
+            note = f"round {rounds}, kill {kills} at request {point}; left so far: {left}"
+            assert result.returncode == 0, (note, result.stderr)
+            check_converged(staging, wanted, note)
 
-    print(f"{kills} kills in {rounds} rounds; the kills left: {left}")  # shown with -s
-    status = sh("mlops", "status", "--format", "json", cwd=repo, check=False)
+        status = sh("mlops", "status", "--format", "json", cwd=repo, check=False)
+    print(f"{kills} kills in {rounds} rounds ({requests} requests a deploy); left: {left}")
     rows = {row["env"]: row for row in json.loads(status.stdout)}
     assert (rows["staging"]["actual"], rows["staging"]["state"]) == (versions[rounds % 2], "ok")
