@@ -90,6 +90,13 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "mlops.yaml:16:29: error: environments.production.target.url: the string 'http://models' is not valid",
     ),
     (
+        "s3-timeout-zero",
+        M,
+        "{kind: directory, path: .mlops/deploy/production}",
+        "{kind: s3, url: s3://models/iris, timeout: 0}",
+        "mlops.yaml:16:56: error: environments.production.target.timeout: must be greater than 0.0, got 0",
+    ),
+    (
         "remote-name",
         M,
         "local: {url",
