@@ -34,7 +34,7 @@ from runner.deploy.targets.base import (
     check_relpath,
     source_file,
 )
-from runner.deploy.targets.s3client import READ_TIMEOUT, Client, Conflict, Missing
+from runner.deploy.targets.s3client import READ_TIMEOUT, Client, Conflict, Missing, Unsent
 from runner.deploy.targets.s3lease import LEASE_TTL, Lease
 from runner.fsutil import sha256_file
 
@@ -207,6 +207,8 @@ class S3Target:
     ) -> Pointer | None:
         """The pointer after a switch whose reply never came: `new` if the write landed;
         the TargetError again (with a hint that it may still land) otherwise."""
+        if isinstance(exc, Unsent):
+            raise exc  # it never reached the server: nothing moved
         failed = TargetError(
             exc.message,
             "a write that timed out may still land: `mlops status` shows what serves; "
