@@ -120,11 +120,11 @@ def test_the_lease_is_renewed_while_held(proxy: FaultProxy) -> None:
     """A deploy that runs longer than the lease's TTL keeps its lease: a waiter does not
     break it as stale (it did after 15 minutes; now the TTL is short and renewed), even
     when the reply of one renewal is lost."""
-    holder = through(proxy, lease_ttl=1.5)
+    holder = through(proxy, lease_ttl=3.0)
     waiter = S3Target(holder.bucket, holder.prefix, endpoint_url=proxy.endpoint, lock_timeout=0.3)
     proxy.drop_reply("PUT", LOCK, nth=2)  # the first renewal
     with holder.lock(MODEL):
-        time.sleep(4)  # past the TTL by the server's whole-second clock
+        time.sleep(5)  # past the TTL by the server's whole-second clock
         with pytest.raises(TargetError, match="another deploy holds the lock"), waiter.lock(MODEL):
             pass
         lease = holder._leases[MODEL]
