@@ -90,6 +90,13 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "mlops.yaml:16:29: error: environments.production.target.url: the string 'http://models' is not valid",
     ),
     (
+        "s3-timeout-zero",
+        M,
+        "{kind: directory, path: .mlops/deploy/production}",
+        "{kind: s3, url: s3://models/iris, timeout: 0}",
+        "mlops.yaml:16:56: error: environments.production.target.timeout: must be greater than 0.0, got 0",
+    ),
+    (
         "remote-name",
         M,
         "local: {url",
@@ -533,6 +540,20 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "{url: .mlops/storage}",
         '{url: ".mlops/sto#rage"}',
         "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL '.mlops/sto#rage' contains '#' or ';', which DVC's config reads as a comment",
+    ),
+    (
+        "remote-url-comma",
+        M,
+        "{url: .mlops/storage}",
+        '{url: "s3://bucket/a,b"}',
+        "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL 's3://bucket/a,b' contains ',', which DVC's config reads as a list",
+    ),
+    (
+        "remote-url-quoted",
+        M,
+        "{url: .mlops/storage}",
+        """{url: '"/srv/remote"'}""",
+        "mlops.yaml:9:18: error: storage.remotes.local.url: remote URL '\"/srv/remote\"' starts with a quote, which DVC's config strips",
     ),
     (
         "remote-url-blank",

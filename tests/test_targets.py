@@ -315,10 +315,12 @@ def test_concurrent_switches_form_one_chain(target: Target, tmp_path: Path) -> N
 
 def test_audit_keeps_order(target: Target) -> None:
     assert target.audit(MODEL) == []
+    assert target.last_audit(MODEL) is None
     records = [record(version=f"v{n}", note="ünïcode") for n in range(12)]
     for item in records:
         target.append_audit(MODEL, item)
     assert target.audit(MODEL) == records
+    assert target.last_audit(MODEL) == records[-1]
     assert target.audit("other-model") == []
 
 

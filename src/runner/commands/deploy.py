@@ -6,7 +6,7 @@ import sys
 
 from runner.commands.output import write_json
 from runner.config.load import Workspace
-from runner.deploy.reconcile import DeployOutcome, reconcile
+from runner.deploy.reconcile import DeployOutcome, DeployStopped, reconcile
 from runner.errors import CheckFailed, MlopsError, UsageError, did_you_mean
 from runner.registry import versions
 
@@ -21,12 +21,15 @@ def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int
     chosen = [env] if env else [e for e in envs if e in ws.deployments]
     outcomes: list[DeployOutcome] = []
     failures: list[str] = []
+    moved: list[str] = []  # failed deploys whose pointer did move (or may have)
     for name in chosen:
         for model, wanted in sorted(ws.deployments.get(name, {}).items()):
             try:
                 outcome = reconcile(ws, name, model, wanted)
             except MlopsError as exc:
                 failures.append(f"{name}/{model}: {exc.message}")
+                if isinstance(exc, DeployStopped) and exc.moved is not False:
+                    moved.append(f"{name}/{model}")
                 sys.stderr.write(f"{name}: {model}: FAILED: {exc.message}\n")
                 if exc.hint:
                     sys.stderr.write(f"  hint: {exc.hint}\n")
@@ -42,8 +45,11 @@ def run(*, ws: Workspace, format: str, env: str | None, stage_tags: bool) -> int
     if nothing and format == "text":
         sys.stdout.write("nothing to deploy: deployments.yaml names no version here\n")
     if failures:
+        kept = "the previous versions keep serving"
+        if moved:
+            kept = f"see above what {', '.join(moved)} serve(s) now"
         raise CheckFailed(
-            f"{len(failures)} deployment(s) failed; the previous versions keep serving",
+            f"{len(failures)} deployment(s) failed; {kept}",
             "fix the cause above and run `mlops deploy` again; it resumes safely",
         )
     return 0

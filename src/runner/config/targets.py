@@ -31,6 +31,8 @@ class S3TargetConfig(_Target):
     url: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     region: str | None = Field(default=None, pattern=r"^[a-z0-9-]+$")
+    # Seconds to wait for a reply before a request is tried again (3 tries in all).
+    timeout: float = Field(default=10.0, gt=0, le=300)
 
 
 TARGET_KINDS: dict[str, type[_Target]] = {

@@ -152,6 +152,11 @@ class Target(Protocol):
         """Every audit record of `model`, oldest first."""
         ...
 
+    def last_audit(self, model: str) -> AuditRecord | None:
+        """The newest audit record of `model` (what every deploy checks first), without
+        reading the others; None when there is none."""
+        ...
+
     def lock(self, model: str) -> AbstractContextManager[None]:
         """Serialize deploys of `model` to this target (waits; TargetError on timeout)."""
         ...

@@ -118,9 +118,9 @@ class DirectoryTarget:
         except TargetError:
             raise
         except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
+            where = f": {exc.filename}" if exc.filename else ""
             raise TargetError(
-                f"{self.label}: cannot {action}:{where}: {exc.strerror or exc}",
+                f"{self.label}: cannot {action}{where}: {exc.strerror or exc}",
                 "check that the target folder exists, is writable and has free space",
             ) from exc
 
@@ -179,7 +179,13 @@ class DirectoryTarget:
             dst = tmp / check_relpath(rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             src = source_file(source, rel)
-            got = _copy(src, dst)
+            try:
+                got = _copy(src, dst)
+            except OSError as exc:
+                if exc.filename is not None:
+                    raise
+                # A failed write (a full disk) names no file: name the one being stored.
+                raise OSError(exc.errno, exc.strerror, rel) from exc
             if got != files[rel]:
                 raise TargetError(
                     f"{src}: sha256 mismatch: expected {files[rel][:12]}…, got {got[:12]}…",
@@ -244,6 +250,10 @@ class DirectoryTarget:
             AuditRecord.parse(raw, f"{path}:{number}")
             for number, raw in enumerate(data.split(b"\n")[:-1], start=1)
         ]
+
+    def last_audit(self, model: str) -> AuditRecord | None:
+        records = self.audit(model)  # one local file: reading it all is cheap
+        return records[-1] if records else None
 
     @contextmanager
     def lock(self, model: str) -> Iterator[None]:

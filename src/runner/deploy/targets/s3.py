@@ -5,8 +5,9 @@ Keys below `<prefix>/<model>/`: `versions/<version>/<files>` written once each
 the bytes the server returns hash right, never by their `sha256` metadata),
 `current.json` switched with a conditional write (`If-Match: <etag>`, so the
 compare-and-swap happens on the server), `audit/<utc timestamp>-<uuid>.json`
-one immutable object per record, and `lock`, a lease created with
-`If-None-Match: *` and deleted on release.
+one immutable object per record, and `lock`, a lease (`s3lease`).
+Every write is safe to retry when its reply is lost: the pointer, a lease
+and an audit record are read back and recognised as our own.
 Credentials come from the environment, as boto3 finds them. boto3 is imported
 on first use so that opening the package stays cheap.
 """
@@ -33,7 +34,8 @@ from runner.deploy.targets.base import (
     check_relpath,
     source_file,
 )
-from runner.deploy.targets.s3client import LEASE_TTL, Client, Conflict, Lease, Missing
+from runner.deploy.targets.s3client import READ_TIMEOUT, Client, Conflict, Missing, Unsent
+from runner.deploy.targets.s3lease import LEASE_TTL, Lease
 from runner.fsutil import sha256_file
 
 
@@ -49,12 +51,20 @@ class S3Target:
         region: str | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
         lease_ttl: float = LEASE_TTL,
+        read_timeout: float = READ_TIMEOUT,
     ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.lock_timeout = lock_timeout
         self.lease_ttl = lease_ttl
-        self.s3 = Client(bucket, self.describe(), endpoint_url=endpoint_url, region=region)
+        self.s3 = Client(
+            bucket,
+            self.describe(),
+            endpoint_url=endpoint_url,
+            region=region,
+            read_timeout=read_timeout,
+        )
+        self._leases: dict[str, Lease] = {}  # model -> the lease this object holds
         self._clock = threading.Lock()
         self._last_stamp = ""
         self._stored: set[tuple[str, str]] = set()  # versions seen stored (they never change)
@@ -73,6 +83,7 @@ class S3Target:
             endpoint_url=config.endpoint_url,
             region=config.region,
             lock_timeout=lock_timeout,
+            read_timeout=config.timeout,
         )
 
     def describe(self) -> str:
@@ -170,6 +181,7 @@ class S3Target:
         if new.model != model:
             raise TargetError(f"{self.describe()}: pointer for {new.model!r} given for {model!r}")
         self._require_stored(model, new.version)
+        self._require_lease(model)
         now, etag = self._pointer(model)
         if now == expected:
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
@@ -177,12 +189,47 @@ class S3Target:
                 self.s3.put(self._key(model, "current.json"), new.to_bytes(), "switch", **condition)
                 return
             except (Conflict, Missing):
+                # Another deploy won, or ours did with its reply lost (the retry then
+                # failed the condition): the pointer says which.
                 now = self.current(model)
+            except TargetError as exc:
+                now = self._after_failed_switch(model, expected, new, exc)
+            if now == new:
+                return
         raise PointerConflict(
             f"{self.describe()}: {model} now points at {now.version if now else 'nothing'}, "
             f"not {expected.version if expected else 'nothing'}",
             "another deploy changed it first; run `mlops deploy` again to converge",
         )
+
+    def _after_failed_switch(
+        self, model: str, expected: Pointer | None, new: Pointer, exc: TargetError
+    ) -> Pointer | None:
+        """The pointer after a switch whose reply never came: `new` if the write landed;
+        the TargetError again (with a hint that it may still land) otherwise."""
+        if isinstance(exc, Unsent):
+            raise exc  # it never reached the server: nothing moved
+        failed = TargetError(
+            exc.message,
+            "a write that timed out may still land: `mlops status` shows what serves; "
+            "run `mlops deploy` again to converge",
+        )
+        try:
+            now = self.current(model)
+        except TargetError:
+            raise failed from exc
+        if now == expected:
+            raise failed from exc
+        return now
+
+    def _require_lease(self, model: str) -> None:
+        lease = self._leases.get(model)
+        if lease is not None and lease.lost:
+            raise TargetError(
+                f"{self.describe()}: this deploy lost the lock of {model} ({lease.lost}); "
+                "the pointer was not switched",
+                "run `mlops deploy` again; another deploy may be running",
+            )
 
     # ---------------------------------------------------------------- audit
 
@@ -200,17 +247,46 @@ class S3Target:
     def append_audit(self, model: str, record: AuditRecord) -> None:
         body = record.to_line()
         key = self._key(model, "audit", f"{self._stamp()}-{uuid.uuid4().hex}.json")
-        self.s3.put(key, body, "append an audit record", IfNoneMatch="*")
+        try:
+            self.s3.put(key, body, "append an audit record", IfNoneMatch="*")
+            return
+        except (Conflict, Missing):
+            failure: TargetError | None = None  # the key is new: only our own write can be there
+        except TargetError as exc:
+            failure = exc  # the write may have landed before the reply was lost
+        try:
+            stored: bytes | None = self.s3.get(key, "read back the audit record")[0]
+        except Missing:
+            stored = None
+        if stored == body:
+            return  # ours, written by the first attempt; its reply was lost
+        if failure is not None:
+            raise failure
+        raise TargetError(
+            f"{self.describe()}: s3://{self.bucket}/{key} exists with other content",
+            "audit keys are unique per record: something else writes below the audit/ prefix",
+        )
 
     def audit(self, model: str) -> list[AuditRecord]:
-        records: list[AuditRecord] = []
-        for key in self.s3.keys(self._key(model, "audit") + "/", "list the audit trail"):
-            try:
-                raw = self.s3.get(key, "read the audit trail")[0]
-            except Missing:
-                continue  # deleted by hand since the listing
-            records.append(AuditRecord.parse(raw, f"s3://{self.bucket}/{key}"))
-        return records
+        keys = self.s3.keys(self._key(model, "audit") + "/", "list the audit trail")
+        return [record for record in map(self._audit_record, keys) if record is not None]
+
+    def last_audit(self, model: str) -> AuditRecord | None:
+        # Keys sort by their UTC timestamp: the last one is the newest record, so a long
+        # trail costs one listing and one read, not one read per record.
+        keys = self.s3.keys(self._key(model, "audit") + "/", "list the audit trail")
+        for key in reversed(keys):
+            record = self._audit_record(key)
+            if record is not None:
+                return record
+        return None
+
+    def _audit_record(self, key: str) -> AuditRecord | None:
+        try:
+            raw = self.s3.get(key, "read the audit trail")[0]
+        except Missing:
+            return None  # deleted by hand since the listing
+        return AuditRecord.parse(raw, f"s3://{self.bucket}/{key}")
 
     # ----------------------------------------------------------------- lock
 
@@ -219,13 +295,24 @@ class S3Target:
         owner = f"pid {os.getpid()} on {socket.gethostname()}"
         lease = Lease(self.s3, self._key(model, "lock"), owner, self.lock_timeout, self.lease_ttl)
         lease.acquire()
+        self._leases[model] = lease
         try:
             yield
         except BaseException:
             with suppress(TargetError):  # keep the deploy's own error, not the release's
-                lease.release()
+                self._release(model, lease)
             raise
-        lease.release()
+        self._release(model, lease)
+
+    def _release(self, model: str, lease: Lease) -> None:
+        self._leases.pop(model, None)
+        try:
+            lease.release()
+        except TargetError as exc:
+            raise TargetError(
+                f"{exc.message}; the lock stays until it is {self.lease_ttl:g} s old",
+                "the next `mlops deploy` waits for it, then breaks it",
+            ) from exc
 
 
 def _check_source(source: Path, files: Mapping[str, str]) -> None:

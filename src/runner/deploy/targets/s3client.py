@@ -1,4 +1,4 @@
-"""The one seam to S3: a thin client whose errors are TargetErrors, and a lease lock.
+"""The one seam to S3: a thin client whose errors are TargetErrors.
 
 Every botocore call goes through `Client`, which sets short timeouts (an
 unreachable endpoint fails in seconds, not minutes) and turns botocore's
@@ -12,19 +12,15 @@ from __future__ import annotations
 import datetime
 import email.utils
 import importlib
-import json
 import threading
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from typing import IO, Any
 
 from runner.deploy.targets.base import TargetError
 from runner.fsutil import sha256_stream
 
-LEASE_TTL = 15 * 60.0  # seconds after which a lease left by a crashed deploy may be broken
+READ_TIMEOUT = 10.0  # seconds without a byte of reply before a request is tried again
 
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
 _CREDENTIALS_HINT = (
@@ -37,6 +33,10 @@ class Missing(Exception):
     """The key does not exist."""
 
 
+class Unsent(TargetError):
+    """The request never reached the server (no connection): it performed nothing."""
+
+
 class Conflict(Exception):
     """A conditional write lost: the key exists (If-None-Match) or changed (If-Match)."""
 
@@ -44,8 +44,17 @@ class Conflict(Exception):
 class Client:
     """A boto3 S3 client for one bucket; safe to share between threads."""
 
-    def __init__(self, bucket: str, where: str, *, endpoint_url: str | None, region: str | None):
+    def __init__(
+        self,
+        bucket: str,
+        where: str,
+        *,
+        endpoint_url: str | None,
+        region: str | None,
+        read_timeout: float = READ_TIMEOUT,
+    ):
         self.bucket = bucket
+        self.read_timeout = read_timeout
         self.where = where
         self.endpoint_url = endpoint_url
         self.region = region
@@ -57,7 +66,7 @@ class Client:
             if self._client is None:
                 config = self._module("botocore.config").Config(
                     connect_timeout=3,
-                    read_timeout=10,
+                    read_timeout=self.read_timeout,
                     retries={"max_attempts": 2, "mode": "standard"},
                     max_pool_connections=32,
                     # S3-compatible servers want path-style addressing, and some reject
@@ -120,8 +129,15 @@ class Client:
             raise TargetError(
                 f"{self.where}: no AWS credentials found to {action}", _CREDENTIALS_HINT
             ) from exc
-        except (bx.EndpointConnectionError, bx.ConnectionError, bx.HTTPClientError) as exc:
+        except bx.ReadTimeoutError as exc:
             raise TargetError(
+                f"{self.where}: the S3 endpoint {where} did not answer in time to {action} ({exc})",
+                "the server is slow or overloaded; check it, then run the command again",
+            ) from exc
+        except (bx.EndpointConnectionError, bx.ConnectionError, bx.HTTPClientError) as exc:
+            # Never connected: the server cannot have performed the request.
+            unsent = isinstance(exc, bx.EndpointConnectionError)
+            raise (Unsent if unsent else TargetError)(
                 f"{self.where}: cannot reach the S3 endpoint {where} to {action}: {exc}",
                 "check endpoint_url in mlops.yaml and that the server is up and reachable",
             ) from exc
@@ -204,103 +220,3 @@ class Client:
         with self.errors("list the stored versions"):
             page = self._raw().list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
         return bool(page.get("KeyCount") or page.get("Contents"))
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who holds a lease, as its body says (for messages only, never for staleness)."""
-
-    owner: str
-    since: str
-    token: str
-
-    @classmethod
-    def parse(cls, body: bytes) -> Holder | None:
-        """The holder, or None when the body is not a lease this tool wrote."""
-        try:
-            info = json.loads(body)
-        except ValueError:
-            return None
-        if not isinstance(info, dict):
-            return None
-        owner, since, token = (info.get(name) for name in ("owner", "since", "token"))
-        if not (isinstance(owner, str) and isinstance(since, str) and isinstance(token, str)):
-            return None
-        return cls(owner, since, token)
-
-
-class Lease:
-    """A lock held as an S3 object: created only if absent, deleted on release.
-
-    A deploy that crashed leaves its lease behind. One older than `ttl` by the
-    server's clock (the object's LastModified against the Date of the response
-    that read it; the writer's clock is never compared with the reader's), or
-    one whose body is not a readable lease (it counts as infinitely old), is
-    taken over with a conditional write on its ETag, so only one waiter can
-    break it. Release deletes the lease only if it still has our ETag.
-    """
-
-    def __init__(self, s3: Client, key: str, owner: str, timeout: float, ttl: float = LEASE_TTL):
-        self.s3, self.key, self.owner, self.timeout, self.ttl = s3, key, owner, timeout, ttl
-        self.token = uuid.uuid4().hex
-        self.etag: str | None = None  # of our lease while we hold it
-
-    def _body(self) -> bytes:
-        now = time.time()
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        # `epoch` only for older versions of this tool, which judged staleness by it.
-        info = {"owner": self.owner, "token": self.token, "since": since, "epoch": now}
-        return json.dumps(info, sort_keys=True).encode()
-
-    def acquire(self) -> None:
-        """Wait until the lease is ours; TargetError naming the holder on timeout."""
-        deadline = time.monotonic() + self.timeout
-        delay = 0.05
-        while True:
-            try:
-                self.etag = self.s3.put(
-                    self.key, self._body(), "take the deploy lock", IfNoneMatch="*"
-                )
-                return
-            except Conflict:
-                pass
-            try:
-                held, etag, age = self.s3.get_aged(self.key, "read the deploy lock")
-            except Missing:
-                continue  # released in between: try again at once
-            holder = Holder.parse(held)
-            if holder is None or age > self.ttl:
-                try:
-                    self.etag = self.s3.put(
-                        self.key, self._body(), "break a stale lock", IfMatch=etag
-                    )
-                    return
-                except (Conflict, Missing):
-                    continue  # another waiter broke it first
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TargetError(
-                    f"{self.s3.where}: another deploy holds the lock "
-                    f"(held by {holder.owner} since {holder.since}; "
-                    f"waited {self.timeout:g} s)",
-                    f"wait for it to finish; a crashed deploy's lock is broken after "
-                    f"{self.ttl / 60:g} minutes, or delete s3://{self.s3.bucket}/{self.key}",
-                )
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 1.0)
-
-    def release(self) -> None:
-        """Delete the lease if it is still ours: a conditional delete on our ETag, so a
-        lease another deploy took over (ours was broken as stale) stays. The ETag is
-        also compared first, for servers that ignore If-Match on DELETE."""
-        if self.etag is None:
-            return
-        etag, self.etag = self.etag, None
-        try:
-            _, now = self.s3.get(self.key, "read the deploy lock")
-        except Missing:
-            return
-        if now != etag:
-            return  # broken as stale and taken by another deploy
-        with suppress(Conflict, Missing):  # taken over, or gone, since the read
-            self.s3.delete(self.key, "release the deploy lock", IfMatch=etag)

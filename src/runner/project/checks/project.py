@@ -26,7 +26,7 @@ def check_project(ws: Workspace) -> list[Problem]:
                         ("storage", "remotes", name, "url"),
                         f"storage.remotes.{name}.url: {why}",
                         "write the remote's path or URL on its own (percent-encode a '#' "
-                        "as %23); .mlops/storage is the usual local remote",
+                        "as %23, a ',' as %2C); .mlops/storage is the usual local remote",
                     )
                 )
         default = project.storage.default
@@ -62,9 +62,10 @@ def check_project(ws: Workspace) -> list[Problem]:
 def _remote_url_problem(url: str, relative: bool) -> str | None:
     """Why `url` cannot be written into .dvc/config as one remote URL, or None.
 
-    DVC's config is INI: a newline would start new sections (say, a cache outside
-    the repository), a '#' or ';' starts a comment that silently cuts the URL, and
-    surrounding blanks are stripped, so " " would make the project root the remote.
+    DVC's config is INI, read by configobj: a newline would start new sections (say,
+    a cache outside the repository), a '#' or ';' starts a comment that silently cuts
+    the URL, surrounding blanks are stripped, so " " would make the project root the
+    remote, a ',' turns the value into a list, and a leading quote is taken as quoting.
     """
     if any(ord(c) < 32 or ord(c) == 127 for c in url):
         return "a remote URL may not contain control characters (newline, tab, ...)"
@@ -72,6 +73,10 @@ def _remote_url_problem(url: str, relative: bool) -> str | None:
         return f"remote URL {url!r} starts or ends with a blank"
     if "#" in url or ";" in url:
         return f"remote URL '{url}' contains '#' or ';', which DVC's config reads as a comment"
+    if "," in url:
+        return f"remote URL '{url}' contains ',', which DVC's config reads as a list"
+    if url[:1] in ("'", '"'):
+        return f"remote URL {url!r} starts with a quote, which DVC's config strips"
     if relative and posixpath.normpath(url) == ".":
         return f"remote URL '{url}' is the project folder itself"
     return None
