@@ -10,7 +10,7 @@ from typing import Any
 from runner import git, proc
 from runner.compile import generated
 from runner.config.load import Workspace
-from runner.errors import CheckFailed, ExternalCommandError
+from runner.errors import CheckFailed, ExternalCommandError, UsageError
 from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
@@ -18,6 +18,7 @@ from runner.pipeline.repro import StageEvent, explain_failure, reproduce
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
+from runner.project.shards import Shard, parse_shard, shard_stages
 
 
 def run(
@@ -29,9 +30,12 @@ def run(
     force: bool,
     pull: bool,
     locked: bool,
+    shard: str | None,
+    push: bool,
 ) -> int:
     for name in pipelines:
         ws.pipeline(name)
+    part = sharded(ws, pipelines, shard) if shard is not None else None
     if generated.finish_interrupted(ws):
         _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
@@ -46,12 +50,23 @@ def run(
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
     targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
+    if part is not None:
+        # Only this shard's variants (and the shared stages they read).
+        targets = shard_stages(ws.pipelines[pipelines[0]], part)
+        _say(f"shard {part} of {pipelines[0]}: {len(targets)} variant stage(s)")
+        if not targets:
+            return 0
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
     with hold_lock(ws.root / RUN_LOCK):
         outcome = reproduce(
-            ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
+            ws.root,
+            targets,
+            emit=progress.event,
+            run_cache=not no_run_cache,
+            force=force,
+            pull=pull,
         )
         stale = changed_stages(ws.root, targets) if outcome.returncode == 0 else []
     summary = RunSummary(
@@ -80,7 +95,36 @@ def run(
         )
     if locked:
         _require_unchanged(ws, chosen)
+    if push:
+        _push(ws, targets, run_cache=not no_run_cache)
     return 0
+
+
+def sharded(ws: Workspace, pipelines: list[str], text: str) -> Shard:
+    """The shard `--shard` names, for the one pipeline with a sweep it must come with."""
+    part = parse_shard(text)
+    if len(pipelines) != 1 or not ws.pipelines[pipelines[0]].model.sweep:
+        which = pipelines[0] if len(pipelines) == 1 else "PIPELINE"
+        raise UsageError(
+            f"--shard {text}: shards split one pipeline's sweep"
+            + (f", and {which} has no sweep:" if len(pipelines) == 1 else ""),
+            f"name one pipeline with a sweep: mlops run {which} --shard {text}",
+        )
+    return part
+
+
+def _push(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
+    """Share the outputs (and the run-cache) with other jobs and clones through the remote."""
+    args = ["push", "--with-deps", *targets]
+    if run_cache:
+        args.insert(1, "--run-cache")
+    _say("pushing outputs and the run-cache to the DVC remote")
+    _require_remote(ws)
+    try:
+        proc.run(proc.dvc_cmd(*args), cwd=ws.root)
+    except ExternalCommandError as exc:
+        last = exc.message.strip().splitlines()[-1]
+        raise CheckFailed(f"DVC remote refused the push: {last}", _FORK_HINT) from None
 
 
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
