@@ -14,9 +14,9 @@ from runner.errors import UsageError
 from runner.plan.matrix import Job, _fit
 from runner.project.shards import Placement, Shard, assigned, parse_shard
 from runner.project.sweep import variants
+from scale_project import write_project
 
 from conftest import run_cli
-from scale_project import write_project
 
 SWEEP = "sweep:\n  train.max_depth: [2, 3]\n  train.n_estimators: [10, 20, 30]\nstages:"
 
@@ -155,9 +155,7 @@ def test_a_matrix_over_the_limit_packs_unsharded_pipelines() -> None:
     assert [j.shard for j in fitted if j.shard] == [f"{i}/50" for i in range(1, 51)]
     packed = [j for j in fitted if j.shard is None]
     assert sorted(p for j in packed for p in j.pipelines) == sorted(f"p{i}" for i in range(400))
-    assert all(
-        (hosted if int(p[1:]) % 3 else gpu) == j.where for j in packed for p in j.pipelines
-    )
+    assert all((hosted if int(p[1:]) % 3 else gpu) == j.where for j in packed for p in j.pipelines)
 
 
 def test_shard_jobs_over_the_matrix_limit_are_refused(
