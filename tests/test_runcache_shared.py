@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from s3server import moto_server, s3_client, use_test_credentials
+from runner.pipeline.runcache import unshared
+from s3server import CREDENTIALS, moto_server, s3_client, use_test_credentials
 
 STAGES = 6
 
@@ -58,9 +59,16 @@ def _runs(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_concurrent_pushes_of_one_entry_leave_the_remote_consistent(tmp_path: Path) -> None:
+def test_concurrent_pushes_of_one_entry_leave_the_remote_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     use_test_credentials(env)
+    # `unshared` reads the remote from this process.
+    for name in [*CREDENTIALS, "AWS_EC2_METADATA_DISABLED"]:
+        monkeypatch.setenv(name, env[name])
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
     with moto_server() as endpoint:
         s3 = s3_client(endpoint)
         s3.create_bucket(Bucket="runs")
@@ -71,6 +79,7 @@ def test_concurrent_pushes_of_one_entry_leave_the_remote_consistent(tmp_path: Pa
         shutil.copytree(first, second, symlinks=True)
         local = _runs(first)
         assert len(local) == STAGES and _runs(second) == local
+        assert unshared(first) == sorted(f"runs/{rel}" for rel in local)
         pushes = [
             subprocess.Popen(
                 [sys.executable, "-m", "dvc", "push", "--run-cache"],
@@ -84,6 +93,7 @@ def test_concurrent_pushes_of_one_entry_leave_the_remote_consistent(tmp_path: Pa
         ]
         outputs = [p.communicate(timeout=300)[0] for p in pushes]
         assert [p.returncode for p in pushes] == [0, 0], outputs
+        assert unshared(first) == unshared(second) == []
 
         keys = [
             obj["Key"]

@@ -15,6 +15,7 @@ from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import StageEvent, explain_failure, reproduce
+from runner.pipeline.runcache import unshared
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
@@ -125,6 +126,13 @@ def _push(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
     except ExternalCommandError as exc:
         last = exc.message.strip().splitlines()[-1]
         raise CheckFailed(f"DVC remote refused the push: {last}", _FORK_HINT) from None
+    if run_cache and (missing := unshared(ws.root)):
+        raise CheckFailed(
+            f"the DVC remote lacks {len(missing)} run-cache entries after the push "
+            f"(first: {missing[0]}): other jobs would train them again",
+            "push again with `dvc push --run-cache`; check that the remote's credentials "
+            "allow writing",
+        )
 
 
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
