@@ -173,3 +173,34 @@ def test_shard_jobs_over_the_matrix_limit_are_refused(
         "mlops.yaml:20:3: error: ci.shards: the sweeps of 2 pipelines make 400 shard jobs; "
         "one GitHub matrix holds at most 256"
     )
+
+
+def _swept(example: Path) -> None:
+    pipeline = example / "pipelines/iris.yaml"
+    text = pipeline.read_text("utf-8")
+    text = text[: text.index("deploy:")].replace("  baseline: production", "  select: accuracy")
+    pipeline.write_text(text.replace("stages:", SWEEP, 1), "utf-8")
+    (example / "deployments.yaml").write_text("{}\n", "utf-8")
+
+
+def test_a_shard_beyond_the_variants_runs_nothing(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _swept(example)
+    assert main(["run", "iris", "--shard", "8/8"]) == 0
+    err = capsys.readouterr().err
+    assert "shard 8/8 of iris: 0 of its 6 sweep variants" in err
+    assert "running" not in err
+    assert not (example / "pipelines/iris/dvc.lock").exists()
+
+
+def test_collect_counts_training_stages_not_scoring(example: Path) -> None:
+    from runner.commands.collect import training_stages
+    from runner.project.workspace import open_workspace
+
+    _swept(example)
+    ws = open_workspace(example)
+    names = sorted(training_stages(ws.pipelines["iris"]))
+    assert names == sorted(
+        f"iris:train-{v.name}" for v in variants(ws.pipelines["iris"].model.sweep)
+    )

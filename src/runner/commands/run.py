@@ -19,7 +19,7 @@ from runner.pipeline.runcache import unshared
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
-from runner.project.shards import Shard, parse_shard, shard_stages
+from runner.project.shards import Shard, parse_shard, shard_size, shard_stages
 
 
 def run(
@@ -54,7 +54,8 @@ def run(
     if part is not None:
         # Only this shard's variants (and the shared stages they read).
         targets = shard_stages(ws.pipelines[pipelines[0]], part)
-        _say(f"shard {part} of {pipelines[0]}: {len(targets)} variant stage(s)")
+        mine, total = shard_size(ws.pipelines[pipelines[0]], part)
+        _say(f"shard {part} of {pipelines[0]}: {mine} of its {total} sweep variants")
         if not targets:
             return 0
     if pull:

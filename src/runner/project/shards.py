@@ -59,6 +59,12 @@ def shard_count(ws: Workspace, pfile: PipelineFile) -> int:
     return min(wanted or ws.project.ci.shards, count)
 
 
+def shard_size(pfile: PipelineFile, shard: Shard) -> tuple[int, int]:
+    """How many of the pipeline's variants `shard` runs, and how many there are."""
+    grid = variants(pfile.model.sweep)
+    return len(assigned(grid, shard)), len(grid)
+
+
 def shard_stages(pfile: PipelineFile, shard: Shard) -> list[str]:
     """The DVC targets a shard reproduces: every copy of a swept stage for its variants."""
     mine = {v.name for v in assigned(variants(pfile.model.sweep), shard)}
