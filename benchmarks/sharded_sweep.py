@@ -7,7 +7,9 @@ round, with a fresh empty DVC remote for each side (so nothing is restored):
 - ours: three fresh clones run `mlops run iris --shard I/3 --pull --push` at
   the same time (three CI jobs), then a fourth runs `mlops collect iris` (the
   final job: every variant restored from the run-cache, the champion gated);
-- peer: one fresh clone runs `mlops run iris` (every variant one after another).
+- peer: one fresh clone runs `mlops run iris` (every variant one after another);
+- and each shard job alone, one after another: the slowest is what one runner per job
+  (real CI) would take, without three processes sharing this machine's cores.
 
 The two sides alternate within each round (which goes first swaps every round)
 and the medians of the paired rounds are compared. Timings on a shared machine
@@ -109,6 +111,32 @@ def sharded(base: Path, origin: Path, env: dict[str, str]) -> tuple[float, float
     return shards_s, total_s
 
 
+def alone(base: Path, origin: Path, env: dict[str, str]) -> float:
+    """The slowest of the 3 shard jobs run one at a time, each against an empty remote.
+
+    What separate runners (one machine per job) would take: no job shares this machine's
+    two cores with the others, and each still reproduces the shared stages itself.
+    """
+    slowest = 0.0
+    for index in range(1, SHARDS + 1):
+        empty_remote(base)
+        clone = fresh(base, origin, f"alone{index}", env)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [tool("mlops"), "run", "iris", "--shard", f"{index}/{SHARDS}", "--pull", "--push"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        slowest = max(slowest, time.perf_counter() - start)
+        if done.returncode != 0 or len(TRAINED.findall(done.stderr)) != 2:
+            sys.exit(
+                f"error: shard {index} alone failed or did not train 2 variants:\n{done.stderr}"
+            )
+    return slowest
+
+
 def single(base: Path, origin: Path, env: dict[str, str]) -> float:
     empty_remote(base)
     clone = fresh(base, origin, "single", env)
@@ -132,12 +160,14 @@ def main() -> None:
         (base / "home").mkdir()
         env = bench_env(base / "home")
         origin = build(base, env)
-        shards, totals, singles = [], [], []
+        shards, totals, singles, alones = [], [], [], []
         for index in range(args.rounds):
             if index % 2 == 0:
                 singles.append(single(base, origin, env))
                 shard_s, total_s = sharded(base, origin, env)
+                alones.append(alone(base, origin, env))
             else:
+                alones.append(alone(base, origin, env))
                 shard_s, total_s = sharded(base, origin, env)
                 singles.append(single(base, origin, env))
             shards.append(shard_s)
@@ -145,12 +175,14 @@ def main() -> None:
             if not args.json:
                 print(
                     f"round {index + 1}: one process {singles[-1]:.1f}s, "
-                    f"3 shards {shard_s:.1f}s, + collect {total_s:.1f}s",
+                    f"3 shards {shard_s:.1f}s, + collect {total_s:.1f}s, "
+                    f"slowest shard alone {alones[-1]:.1f}s",
                     file=sys.stderr,
                 )
     peer = statistics.median(singles)
     shard_ratio = statistics.median(s / p for s, p in zip(shards, singles, strict=True))
     total_ratio = statistics.median(t / p for t, p in zip(totals, singles, strict=True))
+    alone_ratio = statistics.median(a / p for a, p in zip(alones, singles, strict=True))
     rows = [
         {
             "what": f"6-variant sweep, {SHARDS} shard jobs in separate clones",
@@ -167,6 +199,14 @@ def main() -> None:
             "peer_s": round(peer, 2),
             "ratio": round(total_ratio, 3),
             "goal": "report",
+        },
+        {
+            "what": f"6-variant sweep, slowest of {SHARDS} shard jobs run alone",
+            "ours_s": round(statistics.median(alones), 2),
+            "peer": "the same sweep in one process",
+            "peer_s": round(peer, 2),
+            "ratio": round(alone_ratio, 3),
+            "goal": "< 0.67",
         },
     ]
     if args.json:
