@@ -265,7 +265,10 @@ JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "history": (["history"], None),
 }
 # Verbs whose one JSON document is checked where their slow run happens anyway.
-JSON_ELSEWHERE = {"reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical"}
+JSON_ELSEWHERE = {
+    "reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical",
+    "collect": "tests/test_e2e_shards.py::test_sharded_sweep_trains_each_variant_once",
+}
 
 
 def test_every_json_verb_is_covered() -> None:
