@@ -117,16 +117,8 @@ def sharded(ws: Workspace, pipelines: list[str], text: str) -> Shard:
 
 def _push(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
     """Share the outputs (and the run-cache) with other jobs and clones through the remote."""
-    args = ["push", "--with-deps", *targets]
-    if run_cache:
-        args.insert(1, "--run-cache")
     _say("pushing outputs and the run-cache to the DVC remote")
-    _require_remote(ws)
-    try:
-        proc.run(proc.dvc_cmd(*args), cwd=ws.root)
-    except ExternalCommandError as exc:
-        last = exc.message.strip().splitlines()[-1]
-        raise CheckFailed(f"DVC remote refused the push: {last}", _FORK_HINT) from None
+    _with_remote(ws, "push", targets, run_cache=run_cache, failed="DVC remote refused the push")
     if run_cache and (missing := unshared(ws.root)):
         raise CheckFailed(
             f"the DVC remote lacks {len(missing)} run-cache entries after the push "
@@ -155,16 +147,23 @@ def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
 
 def _pull(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
     """Fetch data, outputs and (optionally) the run-cache before reproducing."""
-    args = ["pull", "--allow-missing", "--with-deps", *targets]
+    _say("pulling data and cached results from the DVC remote")
+    _with_remote(ws, "pull", targets, run_cache=run_cache, failed="DVC remote unavailable")
+
+
+def _with_remote(
+    ws: Workspace, action: str, targets: list[str], *, run_cache: bool, failed: str
+) -> None:
+    """`dvc pull` or `dvc push` of `targets` and what they read, after checking the remote."""
+    args = [action, *(["--allow-missing"] if action == "pull" else []), "--with-deps", *targets]
     if run_cache:
         args.insert(1, "--run-cache")
-    _say("pulling data and cached results from the DVC remote")
     _require_remote(ws)
     try:
         proc.run(proc.dvc_cmd(*args), cwd=ws.root)
     except ExternalCommandError as exc:
         last = exc.message.strip().splitlines()[-1]
-        raise CheckFailed(f"DVC remote unavailable: {last}", _FORK_HINT) from None
+        raise CheckFailed(f"{failed}: {last}", _FORK_HINT) from None
 
 
 _FORK_HINT = (
