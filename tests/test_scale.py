@@ -204,3 +204,15 @@ def test_collect_counts_training_stages_not_scoring(example: Path) -> None:
     assert names == sorted(
         f"iris:train-{v.name}" for v in variants(ws.pipelines["iris"].model.sweep)
     )
+
+
+def test_collect_refuses_a_folder_for_markdown_before_running(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _swept(example)
+    (example / "out").mkdir()
+    assert main(["collect", "iris", "--no-pull", "--markdown", "out"]) == 2
+    assert (
+        capsys.readouterr().err.splitlines()[0] == "error: --markdown out: is a folder, not a file"
+    )
+    assert not (example / "pipelines/iris/dvc.yaml").exists()

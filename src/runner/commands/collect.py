@@ -8,6 +8,7 @@ back from the run-cache, nothing is trained), select the champion with
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from runner.commands import run as run_verb
@@ -34,6 +35,11 @@ def run(
     baseline: str | None,
     markdown_path: str | None,
 ) -> int:
+    if markdown_path and Path(markdown_path).is_dir():  # refused before anything runs
+        raise UsageError(
+            f"--markdown {markdown_path}: is a folder, not a file",
+            "name a file: --markdown collect.md",
+        )
     pfile = ws.pipeline(pipeline)
     if not pfile.model.sweep:
         raise UsageError(
@@ -74,9 +80,14 @@ def run(
             "DVC remote before collecting",
         )
     if not result.passed:
+        failed = result.verdict.failed
+        first = (
+            f"{failed[0].metric} {failed[0].rule}: {failed[0].reason}"
+            if failed
+            else "; ".join(result.verdict.notes) or "see the table above"
+        )
         raise CheckFailed(
-            f"gate failed for {pipeline}: "
-            + ("; ".join(result.verdict.notes) or "see the table above"),
+            f"gate failed for {pipeline}: {first}",
             "see the table above; fix the model or the data, not the rule",
         )
     return 0
@@ -85,8 +96,8 @@ def run(
 def training_stages(pfile: PipelineFile) -> set[str]:
     """The variant stages that train (`pipeline:stage`): custom ones, and steps writing a model.
 
-    A step that only scores (evaluate) may run again in a fresh clone: DVC pushes
-    no `cache: false` output (a metrics file) with the run-cache.
+    A step that only scores (evaluate) may run again: DVC keeps no run-cache entry
+    for a stage with an uncached output folder (evaluate's plots).
     """
     return {
         f"{pfile.name}:{name}"
