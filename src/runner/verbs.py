@@ -173,6 +173,18 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         "outputs differ (strict main: with --force --no-run-cache, the merged results must "
         "reproduce)",
     )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the sweep variants of shard I of N (variant k goes to shard k mod N + 1), "
+        "e.g. --shard 2/3; needs one PIPELINE with a sweep",
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="after a successful run, push outputs and the run-cache to the DVC remote "
+        "(so other jobs and `mlops collect` restore instead of training)",
+    )
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
@@ -208,6 +220,32 @@ def _gate_args(p: argparse.ArgumentParser) -> None:
         "--step-summary",
         action="store_true",
         help="append the Markdown report to $GITHUB_STEP_SUMMARY (in GitHub Actions)",
+    )
+
+
+def _collect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose sweep to collect")
+    p.add_argument(
+        "--no-pull",
+        action="store_true",
+        help="do not pull from the DVC remote first (the shards ran in this work tree)",
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="push every variant's outputs to the DVC remote afterwards (for a results commit)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="ENV|REF",
+        help="compare with what this environment runs, or with this git ref "
+        "(default: gates.baseline)",
+    )
+    p.add_argument(
+        "--markdown",
+        dest="markdown_path",
+        metavar="FILE",
+        help="also write the table and the gate report as Markdown (a PR comment, a job summary)",
     )
 
 
@@ -435,7 +473,12 @@ VERBS: tuple[Verb, ...] = (
         "stages whose inputs, code or params changed run; the rest are skipped or restored "
         "from DVC's run-cache. Ends with what ran and the headline metrics. Exits 1 when a "
         "stage fails, with its cause and a hint.",
-        ("mlops run", "mlops run iris", "mlops run --format json > run.json"),
+        (
+            "mlops run",
+            "mlops run iris",
+            "mlops run --format json > run.json",
+            "mlops run iris --shard 2/3 --pull --push    # one CI job of a sharded sweep",
+        ),
         _run_args,
     ),
     Verb(
@@ -451,6 +494,22 @@ VERBS: tuple[Verb, ...] = (
             "mlops gate iris --markdown report.md --json report.json",
         ),
         _gate_args,
+        formats=("text", "json", "markdown"),
+    ),
+    Verb(
+        "collect",
+        "gather a sharded sweep from the run-cache, pick the champion and gate it",
+        "The last job of a sweep split with `mlops run PIPELINE --shard I/N --push`: pull "
+        "what the shards pushed, reproduce the pipeline with every variant restored from "
+        "DVC's run-cache (nothing is trained; exit 1 naming any variant stage that had to "
+        "run), select the best passing variant with gates.select, gate it, and print one "
+        "table of all variants. Exits 1 when the gate fails.",
+        (
+            "mlops collect iris",
+            "mlops collect iris --format markdown >> $GITHUB_STEP_SUMMARY",
+            "mlops collect iris --no-pull --format json",
+        ),
+        _collect_args,
         formats=("text", "json", "markdown"),
     ),
     Verb(

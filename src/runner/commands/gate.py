@@ -36,9 +36,9 @@ def run(
     base_ref = base if base is not None else default_base(ws)
     result = gate_pipeline(ws, pfile, baseline_spec=baseline, base_ref=base_ref)
     if json_path:
-        _write(json_path, "--json", json.dumps(render.as_json(result), indent=2) + "\n")
+        write_report(json_path, "--json", json.dumps(render.as_json(result), indent=2) + "\n")
     if markdown_path:
-        _write(markdown_path, "--markdown", render.markdown(result))
+        write_report(markdown_path, "--markdown", render.markdown(result))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary and summary_file:
         with open(summary_file, "a", encoding="utf-8") as fh:
@@ -61,7 +61,7 @@ def run(
     return 0
 
 
-def _write(path: str, option: str, text: str) -> None:
+def write_report(path: str, option: str, text: str) -> None:
     try:
         write_atomic(Path(path), text)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path

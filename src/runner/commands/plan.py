@@ -10,6 +10,7 @@ from runner.commands.output import write_json
 from runner.config.load import Workspace
 from runner.plan import ABSENT, Change, Item, Plan, Run, build_plan, resolve_base, show
 from runner.plan.affected import affected_pipelines, changed_environments
+from runner.plan.matrix import collect_jobs, include, matrix
 
 MARK = {"added": "+", "removed": "-", "changed": "~"}
 RUN_WORDS = {"rerun": "re-runs", "maybe": "may re-run", "unchanged": "unchanged"}
@@ -29,14 +30,28 @@ TITLES = {
 def run(*, ws: Workspace, format: str, base: str | None) -> int:
     """Print the plan of the work tree against `base` (default: the main branch)."""
     ref, commit = resolve_base(ws.root, base, ws.project.ci.main_branch)
-    plan = build_plan(ws, ref, commit)
+    # What CI reads (the affected pipelines, the matrix) leaves out pipelines the change
+    # cannot reach; the other formats show every stage's prediction.
+    plan = build_plan(ws, ref, commit, narrow=format == "outputs")
     if format == "outputs":
         # For $GITHUB_OUTPUT: JSON lists of names that validation already proved safe.
-        pipelines = json.dumps(affected_pipelines(plan, ws))
+        affected = affected_pipelines(plan, ws)
+        pipelines = json.dumps(affected)
         environments = json.dumps(changed_environments(plan, ws))
         sys.stdout.write(f"pipelines={pipelines}\nenvironments={environments}\n")
+        # The jobs: `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`.
+        jobs = json.dumps(include(matrix(ws, affected)))
+        collects = json.dumps(include(collect_jobs(ws, affected)))
+        sys.stdout.write(f"matrix={jobs}\ncollect={collects}\n")
     elif format == "json":
-        write_json(plan.to_dict())
+        affected = affected_pipelines(plan, ws)
+        write_json(
+            {
+                **plan.to_dict(),
+                "matrix": [job.to_dict() for job in matrix(ws, affected)],
+                "collect": [job.to_dict() for job in collect_jobs(ws, affected)],
+            }
+        )
     elif format == "markdown":
         sys.stdout.write(markdown(plan))
     else:

@@ -12,14 +12,16 @@ from yaml import YAMLError
 from runner import git, proc, yamlio
 from runner.compile import generated
 from runner.config.load import Workspace
-from runner.errors import CheckFailed, ExternalCommandError
+from runner.errors import CheckFailed, ExternalCommandError, UsageError
 from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import StageEvent, explain_failure, reproduce
+from runner.pipeline.runcache import unshared
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
+from runner.project.shards import Shard, parse_shard, shard_size, shard_stages
 from runner.registry import artifact
 
 
@@ -32,9 +34,12 @@ def run(
     force: bool,
     pull: bool,
     locked: bool,
+    shard: str | None,
+    push: bool,
 ) -> int:
     for name in pipelines:
         ws.pipeline(name)
+    part = sharded(ws, pipelines, shard) if shard is not None else None
     if generated.finish_interrupted(ws):
         _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
@@ -49,12 +54,24 @@ def run(
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
     targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
+    if part is not None:
+        # Only this shard's variants (and the shared stages they read).
+        targets = shard_stages(ws.pipelines[pipelines[0]], part)
+        mine, total = shard_size(ws.pipelines[pipelines[0]], part)
+        _say(f"shard {part} of {pipelines[0]}: {mine} of its {total} sweep variants")
+        if not targets:
+            return 0
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
     with hold_lock(ws.root / RUN_LOCK):
         outcome = reproduce(
-            ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
+            ws.root,
+            targets,
+            emit=progress.event,
+            run_cache=not no_run_cache,
+            force=force,
+            pull=pull,
         )
         stale = changed_stages(ws.root, targets) if outcome.returncode == 0 else []
     summary = RunSummary(
@@ -83,7 +100,35 @@ def run(
         )
     if locked:
         _require_unchanged(ws, chosen)
+    if push:
+        _push(ws, targets, run_cache=not no_run_cache)
     return 0
+
+
+def sharded(ws: Workspace, pipelines: list[str], text: str) -> Shard:
+    """The shard `--shard` names, for the one pipeline with a sweep it must come with."""
+    part = parse_shard(text)
+    if len(pipelines) != 1 or not ws.pipelines[pipelines[0]].model.sweep:
+        which = pipelines[0] if len(pipelines) == 1 else "PIPELINE"
+        raise UsageError(
+            f"--shard {text}: shards split one pipeline's sweep"
+            + (f", and {which} has no sweep:" if len(pipelines) == 1 else ""),
+            f"name one pipeline with a sweep: mlops run {which} --shard {text}",
+        )
+    return part
+
+
+def _push(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
+    """Share the outputs (and the run-cache) with other jobs and clones through the remote."""
+    _say("pushing outputs and the run-cache to the DVC remote")
+    _with_remote(ws, "push", targets, run_cache=run_cache, failed="DVC remote refused the push")
+    if run_cache and (missing := unshared(ws.root)):
+        raise CheckFailed(
+            f"the DVC remote lacks {len(missing)} run-cache entries after the push "
+            f"(first: {missing[0]}): other jobs would train them again",
+            "push again with `dvc push --run-cache`; check that the remote's credentials "
+            "allow writing",
+        )
 
 
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:
@@ -135,16 +180,23 @@ def _first_difference(ws: Workspace, pipeline: str) -> tuple[str, str, str, str]
 
 def _pull(ws: Workspace, targets: list[str], *, run_cache: bool) -> None:
     """Fetch data, outputs and (optionally) the run-cache before reproducing."""
-    args = ["pull", "--allow-missing", "--with-deps", *targets]
+    _say("pulling data and cached results from the DVC remote")
+    _with_remote(ws, "pull", targets, run_cache=run_cache, failed="DVC remote unavailable")
+
+
+def _with_remote(
+    ws: Workspace, action: str, targets: list[str], *, run_cache: bool, failed: str
+) -> None:
+    """`dvc pull` or `dvc push` of `targets` and what they read, after checking the remote."""
+    args = [action, *(["--allow-missing"] if action == "pull" else []), "--with-deps", *targets]
     if run_cache:
         args.insert(1, "--run-cache")
-    _say("pulling data and cached results from the DVC remote")
     _require_remote(ws)
     try:
         proc.run(proc.dvc_cmd(*args), cwd=ws.root)
     except ExternalCommandError as exc:
         last = exc.message.strip().splitlines()[-1]
-        raise CheckFailed(f"DVC remote unavailable: {last}", _FORK_HINT) from None
+        raise CheckFailed(f"{failed}: {last}", _FORK_HINT) from None
 
 
 _FORK_HINT = (

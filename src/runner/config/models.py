@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from runner.config.bounds import BOUNDS, NoBaseline
+from runner.config.scale import PipelineCI, Shards
 from runner.config.step_options import Direction, direction
 from runner.config.targets import TARGET_KINDS
 
@@ -179,6 +180,8 @@ class CISettings(Strict):
     # What the workflows pip-install: a requirements file with hashes (the default,
     # DEFAULT_INSTALL), a path (a folder or a wheel), or one exactly pinned requirement.
     install: str | None = None
+    # Matrix jobs a pipeline's sweep is split over, unless its own `ci.shards` says (scale.py).
+    shards: Shards = 1
 
     @model_validator(mode="after")
     def _branch_is_a_ref(self) -> CISettings:
@@ -490,6 +493,8 @@ class Pipeline(Strict):
     stages: dict[str, Stage] = Field(min_length=1)
     gates: Gates | None = None
     deploy: Deploy | None = None
+    # Where its CI jobs run and how its sweep is split (config/scale.py).
+    ci: PipelineCI | None = None
 
     @field_validator("sweep")
     @classmethod

@@ -131,9 +131,16 @@ def reproduce(
     emit: Callable[[StageEvent], None],
     run_cache: bool = True,
     force: bool = False,
+    pull: bool = False,
 ) -> ReproOutcome:
-    """Run `dvc repro` on `targets` (all pipelines when empty), reporting events."""
+    """Run `dvc repro` on `targets` (all pipelines when empty), reporting events.
+
+    `pull`: fetch from the remote the outputs a run-cache entry names, so a stage
+    another clone ran and pushed is restored here instead of run again.
+    """
     args = ["repro", *targets]
+    if pull:
+        args.append("--pull")
     if not run_cache:
         args.append("--no-run-cache")
     if force:

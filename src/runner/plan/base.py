@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from runner import git
@@ -38,14 +39,21 @@ def resolve_base(root: Path, base: str | None, main_branch: str) -> tuple[str, s
     )
 
 
-def load_base(root: Path, commit: str) -> tuple[Workspace | None, str | None]:
-    """The project as it was at `commit`, or None and a one-line note saying why not."""
+def load_base(
+    root: Path, commit: str, only: Collection[str] | None = None
+) -> tuple[Workspace | None, str | None]:
+    """The project as it was at `commit`, or None and a one-line note saying why not.
+
+    `only`: read just these pipelines (the others are left out of the base).
+    """
     prefix = git.prefix(root)
     files = {PROJECT_FILE: git.show(root, commit, prefix + PROJECT_FILE)}
     if files[PROJECT_FILE] is None:
         return None, f"no {PROJECT_FILE} at the base: everything is new"
     for rel in git.files_at(root, commit, [PIPELINES_DIR]):
         if rel.count("/") == 1 and rel.endswith((".yaml", ".yml")):
+            if only is not None and Path(rel).stem not in only:
+                continue
             files[rel] = git.show(root, commit, prefix + rel)
     files[DEPLOYMENTS_FILE] = git.show(root, commit, prefix + DEPLOYMENTS_FILE)
     with tempfile.TemporaryDirectory(prefix="mlops-plan-") as tmp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from runner.config.load import Workspace
 from runner.plan.base import load_base
 from runner.plan.compare import (
@@ -18,12 +20,22 @@ from runner.plan.compare import (
 )
 from runner.plan.model import Plan
 from runner.plan.reruns import predict_runs
+from runner.plan.scope import changed_paths, scope
 from runner.plan.side import read_side
 
 
-def build_plan(ws: Workspace, base: str, commit: str) -> Plan:
-    """Compare the work tree's project `ws` with the project at `commit` (named `base`)."""
-    base_ws, note = load_base(ws.root, commit)
+def build_plan(ws: Workspace, base: str, commit: str, *, narrow: bool = False) -> Plan:
+    """Compare the work tree's project `ws` with the project at `commit` (named `base`).
+
+    `narrow`: compare only the pipelines git says the change can reach (plan/scope.py).
+    """
+    only = scope(ws, changed_paths(ws, commit)) if narrow else None
+    if only is not None:
+        total = len(ws.pipelines)
+        ws = replace(ws, pipelines={n: p for n, p in ws.pipelines.items() if n in only})
+    base_ws, note = load_base(ws.root, commit, only)
+    if only is not None and note is None:
+        note = f"compared {len(ws.pipelines)} of {total} pipelines: no file the others read changed"
     old, new = read_side(base_ws), read_side(ws)
     common = [n for n in ws.pipelines if base_ws is not None and n in base_ws.pipelines]
     return Plan(

@@ -15,6 +15,7 @@ from runner.project.checks.names import NAME, NAME_MAX, PARAM_KEY, VERSION, name
 from runner.project.checks.paths import path_problem
 from runner.project.checks.pipeline import check_pipeline
 from runner.project.checks.project import check_project
+from runner.project.checks.scale import check_scale
 from runner.project.graph import build_graph
 
 
@@ -26,6 +27,7 @@ def check_workspace(ws: Workspace, *, complete: bool = True) -> list[Problem]:
         problems += check_pipeline(ws, pfile)
     problems += check_models_unique(ws)
     problems += check_across_pipelines(ws)
+    problems += check_scale(ws)
     if complete:
         problems += check_deployments(ws)
     graph = build_graph(ws)
