@@ -24,11 +24,15 @@ _ASCII_LINE = re.compile(r"[\x20-\x7e]*")
 # What keeps PyYAML from writing a scalar plain in block context (its analyze_scalar):
 # an indicator first, `---`/`...` first, `: ` or ` #` inside, space at either end.
 _NOT_PLAIN = re.compile(r"^[#,\[\]{}&*!|>'\"%@`]|^[?:-](?: |$)|^---|^\.\.\.|: |:$| #|^ | $")
+# Plain whatever the resolver says: a path or name of these characters, not starting
+# with an indicator; with a "/" no implicit type (bool, number, null, date) matches.
+_PATHLIKE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*")
 # Lines past PyYAML's width would be folded; a key of 123 characters or more (128 with
 # the "!!str" tag PyYAML counts) is written as a complex key.
 _MAX_SCALAR = 10_000
 _MAX_KEY = 122
 _MAX_INDENT = 1_000
+_MAX_CACHED = 200_000
 
 
 class _Dumper(yaml.SafeDumper):
@@ -67,9 +71,12 @@ class _Writer:
 
     _resolver = yaml.resolver.Resolver()
 
+    # Generated files repeat their strings (paths, commands, keys): each one's text,
+    # shared by every document of a compile. Bounded.
+    scalars: dict[str, str] = {}
+
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self.scalars: dict[str, str] = {}  # generated files repeat their paths
 
     def document(self, data: dict[Any, Any] | list[Any]) -> str:
         if type(data) is dict:
@@ -133,9 +140,12 @@ class _Writer:
     def _scalar(self, value: object) -> str:
         if type(value) is not str:
             return self._render(value)
-        text = self.scalars.get(value)
+        text = self.scalars.get(value)  # type: ignore[call-overload]
         if text is None:
-            text = self.scalars[value] = self._render(value)
+            text = self._render(value)
+            if len(self.scalars) >= _MAX_CACHED:
+                self.scalars.clear()
+            self.scalars[value] = text  # type: ignore[index]
         return text
 
     def _render(self, value: object) -> str:
@@ -144,6 +154,8 @@ class _Writer:
             assert isinstance(value, str)
             if len(value) > _MAX_SCALAR or _ASCII_LINE.fullmatch(value) is None:
                 raise _Unusual
+            if "/" in value and _PATHLIKE.fullmatch(value):
+                return value
             plain = (
                 value != ""
                 and _NOT_PLAIN.search(value) is None

@@ -188,8 +188,13 @@ def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
 
 def _ancestors(path: str) -> list[str]:
     """`a/b/c` -> [`a`, `a/b`]: the folders a path lies in."""
-    parts = path.rstrip("/").split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+    path = path.rstrip("/")
+    out = []
+    cut = path.find("/")
+    while cut != -1:
+        out.append(path[:cut])
+        cut = path.find("/", cut + 1)
+    return out
 
 
 class PathIndex:
