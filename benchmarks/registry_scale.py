@@ -9,7 +9,7 @@ with the real version record renumbered, so `latest` stays v0.1.0) and
 between rounds), `mlops deploy` (nothing to do) and `gto show`, and prints each
 one's median wall time over that of `gto show` (goal: at most 0.1).
 
-    .venv/bin/python benchmarks/registry_scale.py [--versions 2000] [--models 20] [--rounds 3] [--json]
+    .venv/bin/python benchmarks/registry_scale.py [--versions 2000] [--models 20] [--json]
 
 Setting up trains the example once (a minute or two on a busy machine).
 """
@@ -59,9 +59,8 @@ def build(root: Path, env: dict[str, str]) -> None:
 def add_versions(root: Path, env: dict[str, str], versions: int, models: int, others: int) -> int:
     """Annotated version tags written by one `git fast-import`; returns how many."""
     real = git(root, env, "cat-file", "tag", f"{MODEL}@v0.1.0")
-    message = real.split("\n\n", 1)[1]
-    summary, _, body = message.partition("\n\n")
-    record = json.loads(body)
+    message = real.split("\n\n", 1)[1]  # after the tag's header
+    record = json.loads(message.partition("\n\n")[2])  # after the summary line
     commit = record["commit"]
     stream: list[str] = []
     count = 0

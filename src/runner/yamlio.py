@@ -293,10 +293,11 @@ def _events(text: str) -> list[yaml.Event]:
     """Every parser event of `text` (as `yaml.parse`, without its generator per event)."""
     loader = _Loader(text)
     try:
-        get = loader.get_event
-        events = [get()]
-        while type(events[-1]) is not yaml.StreamEndEvent:
-            events.append(get())
+        events: list[yaml.Event] = []
+        while (event := loader.get_event()) is not None:
+            events.append(event)
+            if type(event) is yaml.StreamEndEvent:
+                break
         return events
     finally:
         loader.dispose()
@@ -424,7 +425,7 @@ class _Builder:
             )
 
     def _node(self, event: yaml.Event, loc: Loc) -> Any:
-        if getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None:
+        if _marked(event):
             self._check_node_event(event)
         if len(loc) > MAX_DEPTH:
             # Deep nesting is never meant; refusing it keeps every recursive walk
@@ -452,7 +453,7 @@ class _Builder:
     def _mapping(self, loc: Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
         while type(event := next(self.events)) is not yaml.MappingEndEvent:
-            if getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None:
+            if _marked(event):
                 self._check_node_event(event)
             if not isinstance(event, yaml.ScalarEvent):
                 raise self._fail(
@@ -511,6 +512,11 @@ class _Builder:
             raise self._fail(
                 event, f"cannot read {event.value!r} as {short}", "quote it or fix it"
             ) from None
+
+
+def _marked(event: yaml.Event) -> bool:
+    """Whether a node event carries an anchor or a tag (the rare events worth checking)."""
+    return getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:

@@ -14,7 +14,7 @@ from runner.errors import CheckFailed, ExternalCommandError
 from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import summary as last_run
-from runner.pipeline.repro import StageEvent, explain_failure, reproduce
+from runner.pipeline.repro import ReproOutcome, StageEvent, explain_failure, reproduce
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
@@ -53,7 +53,7 @@ def run(
         outcome = reproduce(
             ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
         )
-        stale = changed_stages(ws.root, targets) if outcome.returncode == 0 else []
+        stale = changed_stages(ws.root, targets) if _worth_checking(outcome, count) else []
     summary = RunSummary(
         ran=tuple(outcome.ran),
         restored=tuple(outcome.restored),
@@ -81,6 +81,19 @@ def run(
     if locked:
         _require_unchanged(ws, chosen)
     return 0
+
+
+def _worth_checking(outcome: ReproOutcome, stages: int) -> bool:
+    """Whether to ask `dvc status` if the run left anything changed.
+
+    Not when DVC itself said of every stage that it did not change and ran or
+    restored nothing: `dvc status` would run the same comparison again in a
+    second DVC process, half the cost of a no-op `mlops run`.
+    """
+    if outcome.returncode != 0:
+        return False
+    quiet = not outcome.ran and not outcome.restored and not outcome.failed
+    return not (quiet and len(set(outcome.unchanged)) >= stages)
 
 
 def _require_unchanged(ws: Workspace, chosen: list[str]) -> None:

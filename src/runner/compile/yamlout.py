@@ -66,10 +66,16 @@ def dump(data: Any) -> str:
     )
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _resolve(text: str) -> str:
+    """The tag PyYAML reads a plain scalar `text` as."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
+
+
 class _Writer:
     """Writes block YAML as `_Dumper` does, for the values `dump` lets through."""
-
-    _resolver = yaml.resolver.Resolver()
 
     # Generated files repeat their strings (paths, commands, keys): each one's text,
     # shared by every document of a compile. Bounded.
@@ -79,7 +85,7 @@ class _Writer:
         self.parts: list[str] = []
 
     def document(self, data: dict[Any, Any] | list[Any]) -> str:
-        if type(data) is dict:
+        if isinstance(data, dict):
             self._mapping(data, 0, inline=False)
         else:
             self._sequence(data, 0, inline=False)
@@ -140,12 +146,13 @@ class _Writer:
     def _scalar(self, value: object) -> str:
         if type(value) is not str:
             return self._render(value)
-        text = self.scalars.get(value)  # type: ignore[call-overload]
+        assert isinstance(value, str)
+        text = self.scalars.get(value)
         if text is None:
             text = self._render(value)
             if len(self.scalars) >= _MAX_CACHED:
                 self.scalars.clear()
-            self.scalars[value] = text  # type: ignore[index]
+            self.scalars[value] = text
         return text
 
     def _render(self, value: object) -> str:
@@ -156,11 +163,7 @@ class _Writer:
                 raise _Unusual
             if "/" in value and _PATHLIKE.fullmatch(value):
                 return value
-            plain = (
-                value != ""
-                and _NOT_PLAIN.search(value) is None
-                and self._resolver.resolve(yaml.ScalarNode, value, (True, False)) == _STR
-            )
+            plain = value != "" and _NOT_PLAIN.search(value) is None and _resolve(value) == _STR
             return value if plain else "'" + value.replace("'", "''") + "'"
         if kind is bool:
             return "true" if value else "false"
@@ -182,6 +185,6 @@ class _Writer:
         text = repr(value).lower()
         if "." not in text and "e" in text:
             text = text.replace("e", ".0e", 1)
-        if self._resolver.resolve(yaml.ScalarNode, text, (True, False)) != _FLOAT:
+        if _resolve(text) != _FLOAT:
             raise _Unusual  # PyYAML would tag it
         return text

@@ -9,10 +9,10 @@ from typing import Any
 from runner.config import dotted
 from runner.layout import PARAMS_FILE
 from runner.plan.compare import diff
-from runner.project.graph import PathIndex
 from runner.plan.model import ABSENT, Reason, Run, RunStatus
 from runner.plan.side import Side, Stage
 from runner.plan.sources import Sources
+from runner.project.graph import PathIndex
 
 _OUT_KEYS = ("outs", "metrics", "plots")
 
