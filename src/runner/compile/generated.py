@@ -11,6 +11,7 @@ one, and never while `mlops run` holds the run lock.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,15 @@ class FileChange:
     remove: bool = False
 
 
+# The paths compile_project generated for a workspace (they depend on nothing else),
+# so that writing them does not compile the whole project a second time.
+_PATHS: weakref.WeakKeyDictionary[Workspace, list[str]] = weakref.WeakKeyDictionary()
+
+
 def changes(ws: Workspace) -> tuple[int, list[FileChange]]:
     """(number of generated files, the ones that differ from the work tree or are orphaned)."""
     files = compile_project(ws)
+    _PATHS[ws] = [rel for rel, _ in files]
     out = []
     for rel, text in files:
         current = _read(ws.root / rel)
@@ -207,7 +214,10 @@ def finish_interrupted(ws: Workspace) -> bool:
 
 def leftovers(ws: Workspace) -> list[str]:
     """Temporary files a killed compile left beside the generated files."""
-    paths = [ws.root / rel for rel, _ in compile_project(ws)]
+    generated = _PATHS.get(ws)
+    if generated is None:
+        generated = [rel for rel, _ in compile_project(ws)]
+    paths = [ws.root / rel for rel in generated]
     paths.append(ws.root / COMPILE_JOURNAL)
     return [p.relative_to(ws.root).as_posix() for p in stray_temps(paths)]
 
