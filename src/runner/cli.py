@@ -8,6 +8,7 @@ verb runs, and dvc, pandas and scikit-learn only where a verb needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -96,13 +97,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     kwargs = {k: v for k, v in vars(args).items() if k not in ("verb", "traceback")}
     fmt = kwargs.get("format", "text")
     try:
-        if "project" in kwargs:  # the verbs that read a project get it opened once, here
-            from runner.config.load import project_root
-            from runner.project.workspace import open_workspace
+        if "project" not in kwargs:
+            module = importlib.import_module(f"runner.commands.{args.verb}")
+            return int(module.run(**kwargs))
+        # The verbs that read a project get it opened once, here. A verb's module
+        # may start work that needs only the project's folder meanwhile
+        # (`start_early`, a context manager: `mlops run` starts DVC's imports).
+        from runner.config.load import project_root
+        from runner.project.workspace import open_workspace
 
-            kwargs["ws"] = open_workspace(project_root(kwargs.pop("project")))
+        root = project_root(kwargs.pop("project"))
         module = importlib.import_module(f"runner.commands.{args.verb}")
-        return int(module.run(**kwargs))
+        early = getattr(module, "start_early", None)
+        with early(root, **kwargs) if early else contextlib.nullcontext():
+            kwargs["ws"] = open_workspace(root)
+            return int(module.run(**kwargs))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,44 @@ from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError
 from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
+from runner.pipeline import repro
 from runner.pipeline import summary as last_run
-from runner.pipeline.repro import ReproOutcome, StageEvent, explain_failure, reproduce
+from runner.pipeline.repro import ReproOutcome, StageEvent, StartedRepro, explain_failure
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
+
+# The `dvc repro` that `start_early` started for this process's run, if any.
+_EARLY: list[StartedRepro] = []
+
+
+@contextlib.contextmanager
+def start_early(
+    root: Path, *, pipelines: list[str], no_run_cache: bool, force: bool, **_: object
+) -> Iterator[None]:
+    """Start `dvc repro` while cli opens the project: DVC's imports (about a third of
+    a no-op run) overlap with validating and compiling. It runs only when `run` says
+    so, after compiling; if anything stops `run` first, it exits untouched."""
+    started = repro.start(root, _targets(pipelines), run_cache=not no_run_cache, force=force)
+    _EARLY.append(started)
+    try:
+        yield
+    finally:
+        if started in _EARLY:
+            _EARLY.remove(started)
+        started.cancel()
+
+
+def _targets(pipelines: list[str]) -> list[str]:
+    return [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
+
+
+def _started(root: Path, targets: list[str], *, run_cache: bool, force: bool) -> StartedRepro:
+    """The `dvc repro` `start_early` started with these arguments, else one started now."""
+    wanted = repro.repro_args(targets, run_cache=run_cache, force=force)
+    if _EARLY and _EARLY[-1].args == tuple(wanted):
+        return _EARLY.pop()
+    return repro.start(root, targets, run_cache=run_cache, force=force)
 
 
 def run(
@@ -32,6 +67,24 @@ def run(
 ) -> int:
     for name in pipelines:
         ws.pipeline(name)
+    targets = _targets(pipelines)
+    started = _started(ws.root, targets, run_cache=not no_run_cache, force=force)
+    try:
+        return _run(ws, format, pipelines, targets, started, no_run_cache, pull, locked)
+    finally:
+        started.cancel()  # when it never ran (nothing happens when it did)
+
+
+def _run(
+    ws: Workspace,
+    format: str,
+    pipelines: list[str],
+    targets: list[str],
+    started: StartedRepro,
+    no_run_cache: bool,
+    pull: bool,
+    locked: bool,
+) -> int:
     if generated.finish_interrupted(ws):
         _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
@@ -45,14 +98,11 @@ def run(
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
-    targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
     with hold_lock(ws.root / RUN_LOCK):
-        outcome = reproduce(
-            ws.root, targets, emit=progress.event, run_cache=not no_run_cache, force=force
-        )
+        outcome = started.finish(progress.event)
         stale = changed_stages(ws.root, targets) if _worth_checking(outcome, count) else []
     summary = RunSummary(
         ran=tuple(outcome.ran),
