@@ -82,7 +82,7 @@ def main() -> int:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             notes.append(f"FAILED {script} (exit {done.returncode}): {' / '.join(tail)}")
             continue
-        sys.stderr.write(f"  {len(found)} row(s) in {took:.0f} s\n")
+        sys.stderr.write(f"  {len(found)} row(s) in {took:.0f} s: {json.dumps(found)}\n")
         rows += found
 
     headers = ("what", "ours s", "peer", "peer s", "ratio", "goal", "result")
