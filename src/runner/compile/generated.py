@@ -72,15 +72,18 @@ class FileChange:
     remove: bool = False
 
 
-# The paths compile_project generated for a workspace (they depend on nothing else),
-# so that writing them does not compile the whole project a second time.
+# What compile_project generated for a workspace (it depends on nothing else): its
+# paths, so that writing them does not compile the whole project a second time, and
+# the text of params.yaml, so that an unchanged one is not parsed to compare values.
 _PATHS: weakref.WeakKeyDictionary[Workspace, list[str]] = weakref.WeakKeyDictionary()
+_PARAMS_TEXT: weakref.WeakKeyDictionary[Workspace, str] = weakref.WeakKeyDictionary()
 
 
 def changes(ws: Workspace) -> tuple[int, list[FileChange]]:
     """(number of generated files, the ones that differ from the work tree or are orphaned)."""
     files = compile_project(ws)
     _PATHS[ws] = [rel for rel, _ in files]
+    _PARAMS_TEXT[ws] = next((text for rel, text in files if rel == PARAMS_FILE), "")
     out = []
     for rel, text in files:
         current = _read(ws.root / rel)
@@ -129,6 +132,8 @@ def params_changed_outside(ws: Workspace) -> list[str]:
     """`key=value (pipelines/<p>.yaml: value)` for each value of params.yaml that was
     changed after compile wrote it (through DVC) and differs from the pipeline files."""
     text = _read(ws.root / PARAMS_FILE)
+    if text and text == _PARAMS_TEXT.get(ws):
+        return []  # exactly what compile writes: its values are the pipelines' own
     found = PARAMS_DIGEST.search(text)
     if found is None:
         return []
