@@ -12,7 +12,7 @@ It reports CPU seconds of the child processes (user + system), and prints:
 
 - the per-pipeline cost of validate + compile at --large over the same at --small
   (goal: at most 1.2, i.e. linear);
-- the CPU of validate + compile at --large against a budget of 1 s;
+- the CPU of validate + compile at --large against a budget of 1 s per 1,000 pipelines;
 - `mlops compile --check` over `dvc status` on the same --large project (goal: 0.5).
 
     .venv/bin/python benchmarks/compile_scale.py [--small 100] [--large 1000] [--rounds 3] [--json]
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from compile_vs_dvc import bench_env, commit, init_repo, pipeline_names, tool
 
-CPU_BUDGET_S = 1.0
+CPU_BUDGET_S = 1.0  # for validate + compile of 1,000 pipelines (scaled for other sizes)
 
 
 def write_project(root: Path, n: int, env: dict[str, str]) -> None:
@@ -128,6 +128,7 @@ def main() -> None:
     per_small = (med[f"validate {small}"] + med[f"compile {small}"]) / small
     per_large = (med[f"validate {large_n}"] + med[f"compile {large_n}"]) / large_n
     both_large = med[f"validate {large_n}"] + med[f"compile {large_n}"]
+    budget = CPU_BUDGET_S * large_n / 1000
     rows = [
         {
             "what": f"validate+compile CPU per pipeline, {large_n} vs {small} pipelines",
@@ -140,9 +141,9 @@ def main() -> None:
         {
             "what": f"validate+compile CPU, {large_n} pipelines",
             "ours_s": both_large,
-            "peer": "budget of 1 s CPU",
-            "peer_s": CPU_BUDGET_S,
-            "ratio": both_large / CPU_BUDGET_S,
+            "peer": "budget: 1 s CPU per 1,000 pipelines",
+            "peer_s": budget,
+            "ratio": both_large / budget,
             "goal": "<= 1.00",
         },
         {
