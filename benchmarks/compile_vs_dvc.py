@@ -19,6 +19,7 @@ per-pipeline layout; part 2: against `dvc status`).
 
     .venv/bin/python benchmarks/compile_vs_dvc.py [--pipelines 50] [--stages 4] [--rounds 5]
     .venv/bin/python benchmarks/compile_vs_dvc.py --quick     # 5 x 4, a smoke test
+    .venv/bin/python benchmarks/compile_vs_dvc.py --json      # one JSON list of rows (all.py)
 
 The default run takes a few minutes, almost all of it the one-file `dvc repro`.
 """
@@ -26,6 +27,7 @@ The default run takes a few minutes, almost all of it the one-file `dvc repro`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=4, help="copy stages per pipeline (M)")
     parser.add_argument("--rounds", type=int, default=5, help="timed runs of each part-2 command")
     parser.add_argument("--quick", action="store_true", help="5 pipelines x 4 stages, 3 rounds")
+    parser.add_argument("--json", action="store_true", help="print one JSON list of result rows")
     args = parser.parse_args()
     n, m, rounds = (5, 4, 3) if args.quick else (args.pipelines, args.stages, args.rounds)
     if n < 1 or m < 1 or rounds < 1:
@@ -234,6 +237,39 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    if args.json:
+        layout, one_file, status, noop, fresh = rows
+        print(
+            json.dumps(
+                [
+                    {
+                        "what": f"first dvc repro, generated layout ({n} x {m} stages)",
+                        "ours_s": layout[1],
+                        "peer": "the same stages in one dvc.yaml",
+                        "peer_s": one_file[1],
+                        "ratio": layout[1] / one_file[1],
+                        "goal": "<= 1.00",
+                    },
+                    {
+                        "what": f"mlops compile, no-op ({n} pipelines)",
+                        "ours_s": noop[1],
+                        "peer": "dvc status",
+                        "peer_s": status[1],
+                        "ratio": noop[2],
+                        "goal": "",
+                    },
+                    {
+                        "what": f"mlops compile, fresh tree ({n} pipelines)",
+                        "ours_s": fresh[1],
+                        "peer": "dvc status",
+                        "peer_s": status[1],
+                        "ratio": fresh[2],
+                        "goal": "",
+                    },
+                ]
+            )
+        )
+        return
     width = max(len(what) for what, _, _ in rows)
     print(f"{n} pipelines x {m} stages; part 2: median of {rounds} runs")
     print(f"{'what':<{width}} {'seconds':>8} {'ratio':>6}")

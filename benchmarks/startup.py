@@ -5,12 +5,17 @@ Times `python -c pass` (the floor), `mlops --version`, `mlops --help`,
 interleaved round by round so machine noise hits every command alike. Prints
 the median wall time of each and its ratio to the floor and to `dvc --help`.
 
-    .venv/bin/python benchmarks/startup.py [--rounds 15]
+    .venv/bin/python benchmarks/startup.py [--rounds 15] [--json]
+
+With --json it prints one JSON list of rows (what, ours_s, peer, peer_s, ratio,
+goal) for `benchmarks/all.py`: `mlops --help` and `mlops validate` against
+`dvc --help`, each at most 1.0x.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -23,6 +28,7 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="timed runs of each command")
+    parser.add_argument("--json", action="store_true", help="print one JSON list of result rows")
     args = parser.parse_args()
 
     py = sys.executable
@@ -46,14 +52,28 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run(cmd, cwd=work, capture_output=True, check=True)
             times[name].append(time.perf_counter() - start)
+    shutil.rmtree(work.parent, ignore_errors=True)
     floor = statistics.median(times["python -c pass"])
     ref = statistics.median(times["dvc --help"]) if "dvc --help" in times else None
+    if args.json:
+        rows = [
+            {
+                "what": f"{name} (one pipeline)" if name == "mlops validate" else name,
+                "ours_s": statistics.median(times[name]),
+                "peer": "dvc --help",
+                "peer_s": ref,
+                "ratio": statistics.median(times[name]) / ref if ref else None,
+                "goal": "<= 1.00",
+            }
+            for name in ("mlops --help", "mlops validate")
+        ]
+        print(json.dumps(rows))
+        return
     print(f"{'command':<18} {'median ms':>10} {'x python':>9} {'x dvc --help':>13}")
     for name, samples in times.items():
         med = statistics.median(samples)
         vs_dvc = f"{med / ref:13.2f}" if ref else f"{'-':>13}"
         print(f"{name:<18} {med * 1000:10.1f} {med / floor:9.2f} {vs_dvc}")
-    shutil.rmtree(work.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

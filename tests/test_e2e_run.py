@@ -112,6 +112,29 @@ def test_run_missing_input_gives_cause_and_hint(tmp_path: Path, sh: Sh) -> None:
     ]
 
 
+def test_run_refused_by_compile_runs_nothing(tmp_path: Path, sh: Sh) -> None:
+    """`dvc repro` starts early (while mlops opens the project) but runs only after
+    compiling: a refused compile leaves it without effect."""
+    root = tmp_path / "refused"
+    _failing_project(
+        root,
+        sh,
+        "stages:\n  hello:\n    cmd: echo hi > outputs/hi.txt\n    outs: [outputs/hi.txt]\n",
+    )
+    # A hand-written root dvc.yaml, which `dvc repro` would run and compile refuses
+    # to replace.
+    sneak = "stages:\n  sneak:\n    cmd: echo ran > sneaked.txt\n    outs: [sneaked.txt]\n"
+    build_tree(root, {"dvc.yaml": sneak})
+    result = sh("mlops", "run", cwd=root, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "error: dvc.yaml was not written by mlops-runner" in result.stderr
+    assert not (root / "sneaked.txt").exists()
+    assert not (root / "dvc.lock").exists()
+    # What the refused run left alone is what `dvc repro` would have run.
+    sh("dvc", "repro", cwd=root)
+    assert (root / "sneaked.txt").read_text() == "ran\n"
+
+
 def test_run_with_the_dvc_lock_held(tmp_path: Path, sh: Sh) -> None:
     root = tmp_path / "locked"
     _failing_project(

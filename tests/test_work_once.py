@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from runner.cli import main
+from runner.compile import generated
 from runner.project import graph, sweep, workspace
 
 from conftest import build_tree
@@ -46,10 +47,13 @@ def test_compile_expands_each_pipeline_once(
     opened = Counter(monkeypatch, workspace, "load_workspace")
     built = Counter(monkeypatch, graph, "_build")
     expanded = Counter(monkeypatch, sweep, "expand")
+    compiled = Counter(monkeypatch, generated, "compile_project")
     assert main(["compile"]) == 0
     assert main(["compile", "--check"]) == 0
-    # One workspace per command, one graph and one expansion per workspace.
+    # One workspace per command, one graph and one expansion per workspace, and one
+    # compile per command (writing the files does not compile them again).
     assert (opened.calls, built.calls, expanded.calls) == (2, 2, 2)
+    assert compiled.calls == 2
 
 
 PROJECT = {

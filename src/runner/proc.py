@@ -6,6 +6,7 @@ exit code and the tail of what it printed, so no cause is lost.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -101,3 +102,84 @@ def stream(
         proc.wait()
         raise
     return proc.wait()
+
+
+# The child of `start_module`: import the slow modules now, run only on "go".
+_WAIT_THEN_RUN = """\
+import sys
+for name in filter(None, sys.argv[1].split(",")):
+    __import__(name)
+if sys.stdin.readline() != "go\\n":
+    sys.exit(0)
+sys.stdin.close()
+import runpy
+sys.argv = sys.argv[2:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+class Waiting:
+    """A `python -m MODULE ARGS` started ahead of time: its imports are done while the
+    caller finishes its own work, and it runs only when told to (`stream`)."""
+
+    def __init__(self, popen: subprocess.Popen[str]) -> None:
+        self._popen = popen
+
+    def stream(self, on_line: Callable[[str], None]) -> int:
+        """Let it run, handing each line of its merged output to `on_line`; its exit code."""
+        proc = self._popen
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(BrokenPipeError):  # it died importing: its output says why
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+        try:
+            for line in proc.stdout:
+                on_line(line.rstrip("\n"))
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
+        return proc.wait()
+
+    def cancel(self) -> None:
+        """Stop it before it ran: it exits as soon as its imports are done."""
+        proc = self._popen
+        if proc.returncode is not None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def start_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    preload: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Waiting:
+    """Start `python -m module args` with this Python, importing `preload` at once and
+    waiting to run until `Waiting.stream` (or never, after `Waiting.cancel`).
+
+    Its stdin is closed when it runs: nothing it starts can wait for a keyboard.
+    """
+    cmd = [sys.executable, "-c", _WAIT_THEN_RUN, ",".join(preload), module, *args]
+    return Waiting(
+        subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=_env(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+    )

@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -54,8 +54,9 @@ _ALLOWED_TAGS = {
 _CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(?: |$)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
+    """Where a key or value starts. A tuple: a large project records hundreds of thousands."""
+
     line: int  # 1-based
     col: int  # 1-based
 
@@ -267,7 +268,7 @@ def _parse(raw: bytes | str, display: str) -> Document:
             )
         )
     try:
-        events = list(yaml.parse(text, Loader=_Loader))
+        events = _events(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -286,6 +287,27 @@ def _parse(raw: bytes | str, display: str) -> Document:
     builder = _Builder(doc, iter(events))
     doc.data = builder.build()
     return doc
+
+
+def _events(text: str) -> list[yaml.Event]:
+    """Every parser event of `text` (as `yaml.parse`, without its generator per event)."""
+    loader = _Loader(text)
+    try:
+        events: list[yaml.Event] = []
+        while (event := loader.get_event()) is not None:
+            events.append(event)
+            if type(event) is yaml.StreamEndEvent:
+                break
+        return events
+    finally:
+        loader.dispose()
+
+
+# Plain scalars repeat (keys, `true`, small numbers): what the resolver and the
+# constructor made of them, by (value, implicit) and (tag, value). Bounded.
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_CONSTRUCTED: dict[tuple[str, str], Any] = {}
+_CACHE_MAX = 100_000
 
 
 def _decode(raw: bytes | str, display: str) -> str:
@@ -403,7 +425,8 @@ class _Builder:
             )
 
     def _node(self, event: yaml.Event, loc: Loc) -> Any:
-        self._check_node_event(event)
+        if _marked(event):
+            self._check_node_event(event)
         if len(loc) > MAX_DEPTH:
             # Deep nesting is never meant; refusing it keeps every recursive walk
             # below (models, checks, diagnostics) far from Python's recursion limit.
@@ -413,14 +436,15 @@ class _Builder:
                 "flatten the value; config files nest a few levels at most",
             )
         self.doc.values[loc] = Mark(*_position(event))
-        if isinstance(event, yaml.ScalarEvent):
-            return self._scalar(event)
-        if isinstance(event, yaml.SequenceStartEvent):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            return self._scalar(event)  # type: ignore[arg-type]
+        if kind is yaml.SequenceStartEvent:
             items: list[Any] = []
             while not isinstance(event := next(self.events), yaml.SequenceEndEvent):
                 items.append(self._node(event, (*loc, len(items))))
             return items
-        if isinstance(event, yaml.MappingStartEvent):
+        if kind is yaml.MappingStartEvent:
             return self._mapping(loc)
         raise self._fail(
             event, f"unexpected YAML event {type(event).__name__}", "simplify this value"
@@ -428,8 +452,9 @@ class _Builder:
 
     def _mapping(self, loc: Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        while not isinstance(event := next(self.events), yaml.MappingEndEvent):
-            self._check_node_event(event)
+        while type(event := next(self.events)) is not yaml.MappingEndEvent:
+            if _marked(event):
+                self._check_node_event(event)
             if not isinstance(event, yaml.ScalarEvent):
                 raise self._fail(
                     event, "mapping keys must be plain strings", "write the key as plain text"
@@ -462,15 +487,23 @@ class _Builder:
         tag = event.tag
         if tag is None or tag == "!" or event.implicit[0]:
             if event.style or tag == "!":  # quoted scalars are always strings
-                tag = f"{_YAML_TAG}str"
-            else:
+                return event.value
+            resolved = (event.value, event.implicit)
+            tag = _RESOLVED.get(resolved)
+            if tag is None:
                 tag = str(self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit))  # type: ignore[no-untyped-call]
+                _remember(_RESOLVED, resolved, tag)
         short = tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else ""
         if short not in ("bool", "int", "float", "null", "timestamp"):
             return event.value
+        built = (tag, event.value)
+        if built in _CONSTRUCTED:
+            return _CONSTRUCTED[built]
         node = yaml.ScalarNode(tag, event.value)
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
+            _remember(_CONSTRUCTED, built, value)
+            return value
         except (yaml.YAMLError, ValueError) as exc:
             raise self._fail(
                 event, f"cannot read {event.value!r} as {short}: {exc}", "quote it or fix it"
@@ -479,6 +512,17 @@ class _Builder:
             raise self._fail(
                 event, f"cannot read {event.value!r} as {short}", "quote it or fix it"
             ) from None
+
+
+def _marked(event: yaml.Event) -> bool:
+    """Whether a node event carries an anchor or a tag (the rare events worth checking)."""
+    return getattr(event, "anchor", None) is not None or getattr(event, "tag", None) is not None
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 def _position(event: yaml.Event) -> tuple[int, int]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,62 @@ from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError, UsageError
 from runner.fsutil import hold_lock
 from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
+from runner.pipeline import repro
 from runner.pipeline import summary as last_run
-from runner.pipeline.repro import StageEvent, explain_failure, reproduce
+from runner.pipeline.repro import ReproOutcome, StageEvent, StartedRepro, explain_failure
 from runner.pipeline.runcache import unshared
 from runner.pipeline.status import changed_stages
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 from runner.project.shards import Shard, parse_shard, shard_size, shard_stages
 from runner.registry import artifact
+
+# The `dvc repro` that `start_early` started for this process's run, if any.
+_EARLY: list[StartedRepro] = []
+
+
+@contextlib.contextmanager
+def start_early(
+    root: Path,
+    *,
+    pipelines: list[str],
+    no_run_cache: bool,
+    force: bool,
+    pull: bool,
+    shard: str | None,
+    **_: object,
+) -> Iterator[None]:
+    """Start `dvc repro` while cli opens the project: DVC's imports (about a third of
+    a no-op run) overlap with validating and compiling. It runs only when `run` says
+    so, after compiling; if anything stops `run` first, it exits untouched. A shard's
+    targets are known only once the project is open, so a shard starts DVC then."""
+    if shard is not None:
+        yield
+        return
+    started = repro.start(
+        root, _targets(pipelines), run_cache=not no_run_cache, force=force, pull=pull
+    )
+    _EARLY.append(started)
+    try:
+        yield
+    finally:
+        if started in _EARLY:
+            _EARLY.remove(started)
+        started.cancel()
+
+
+def _targets(pipelines: list[str]) -> list[str]:
+    return [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
+
+
+def _started(
+    root: Path, targets: list[str], *, run_cache: bool, force: bool, pull: bool
+) -> StartedRepro:
+    """The `dvc repro` `start_early` started with these arguments, else one started now."""
+    wanted = repro.repro_args(targets, run_cache=run_cache, force=force, pull=pull)
+    if _EARLY and _EARLY[-1].args == tuple(wanted):
+        return _EARLY.pop()
+    return repro.start(root, targets, run_cache=run_cache, force=force, pull=pull)
 
 
 def run(
@@ -40,6 +90,29 @@ def run(
     for name in pipelines:
         ws.pipeline(name)
     part = sharded(ws, pipelines, shard) if shard is not None else None
+    # Only a shard's variants (and the shared stages they read).
+    targets = (
+        _targets(pipelines) if part is None else shard_stages(ws.pipelines[pipelines[0]], part)
+    )
+    started = _started(ws.root, targets, run_cache=not no_run_cache, force=force, pull=pull)
+    try:
+        return _run(ws, format, pipelines, targets, started, part, no_run_cache, pull, locked, push)
+    finally:
+        started.cancel()  # when it never ran (nothing happens when it did)
+
+
+def _run(
+    ws: Workspace,
+    format: str,
+    pipelines: list[str],
+    targets: list[str],
+    started: StartedRepro,
+    part: Shard | None,
+    no_run_cache: bool,
+    pull: bool,
+    locked: bool,
+    push: bool,
+) -> int:
     if generated.finish_interrupted(ws):
         _say("compiled: finished the files of an interrupted compile")
     _, pending = generated.changes(ws)
@@ -53,10 +126,7 @@ def run(
     chosen = pipelines or list(ws.pipelines)
     count = sum(1 for sid in build_graph(ws).nodes if sid[0] in chosen) + len(chosen)
     progress = _Progress(count)
-    targets = [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
     if part is not None:
-        # Only this shard's variants (and the shared stages they read).
-        targets = shard_stages(ws.pipelines[pipelines[0]], part)
         mine, total = shard_size(ws.pipelines[pipelines[0]], part)
         _say(f"shard {part} of {pipelines[0]}: {mine} of its {total} sweep variants")
         if not targets:
@@ -65,15 +135,8 @@ def run(
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
     with hold_lock(ws.root / RUN_LOCK):
-        outcome = reproduce(
-            ws.root,
-            targets,
-            emit=progress.event,
-            run_cache=not no_run_cache,
-            force=force,
-            pull=pull,
-        )
-        stale = changed_stages(ws.root, targets) if outcome.returncode == 0 else []
+        outcome = started.finish(progress.event)
+        stale = changed_stages(ws.root, targets) if _worth_checking(outcome, count) else []
     summary = RunSummary(
         ran=tuple(outcome.ran),
         restored=tuple(outcome.restored),
@@ -103,6 +166,19 @@ def run(
     if push:
         _push(ws, targets, run_cache=not no_run_cache)
     return 0
+
+
+def _worth_checking(outcome: ReproOutcome, stages: int) -> bool:
+    """Whether to ask `dvc status` if the run left anything changed.
+
+    Not when DVC itself said of every stage that it did not change and ran or
+    restored nothing: `dvc status` would run the same comparison again in a
+    second DVC process, half the cost of a no-op `mlops run`.
+    """
+    if outcome.returncode != 0:
+        return False
+    quiet = not outcome.ran and not outcome.restored and not outcome.failed
+    return not (quiet and len(set(outcome.unchanged)) >= stages)
 
 
 def sharded(ws: Workspace, pipelines: list[str], text: str) -> Shard:

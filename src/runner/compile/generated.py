@@ -12,6 +12,7 @@ one, and never while `mlops run` holds the run lock.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,18 @@ class FileChange:
     remove: bool = False
 
 
+# What compile_project generated for a workspace (it depends on nothing else): its
+# paths, so that writing them does not compile the whole project a second time, and
+# the text of params.yaml, so that an unchanged one is not parsed to compare values.
+_PATHS: weakref.WeakKeyDictionary[Workspace, list[str]] = weakref.WeakKeyDictionary()
+_PARAMS_TEXT: weakref.WeakKeyDictionary[Workspace, str] = weakref.WeakKeyDictionary()
+
+
 def changes(ws: Workspace) -> tuple[int, list[FileChange]]:
     """(number of generated files, the ones that differ from the work tree or are orphaned)."""
     files = compile_project(ws)
+    _PATHS[ws] = [rel for rel, _ in files]
+    _PARAMS_TEXT[ws] = next((text for rel, text in files if rel == PARAMS_FILE), "")
     out = []
     for rel, text in files:
         current = _read(ws.root / rel)
@@ -127,6 +137,8 @@ def params_changed_outside(ws: Workspace) -> list[str]:
     out = []
     for rel, params in params_files(ws).items():
         text = _read(ws.root / rel)
+        if rel == PARAMS_FILE and text and text == _PARAMS_TEXT.get(ws):
+            continue  # exactly what compile writes: its values are the pipelines' own
         found = PARAMS_DIGEST.search(text)
         if found is None:
             continue
@@ -244,7 +256,10 @@ def finish_interrupted(ws: Workspace) -> bool:
 
 def leftovers(ws: Workspace) -> list[str]:
     """Temporary files a killed compile left beside the generated files."""
-    paths = [ws.root / rel for rel, _ in compile_project(ws)]
+    generated = _PATHS.get(ws)
+    if generated is None:
+        generated = [rel for rel, _ in compile_project(ws)]
+    paths = [ws.root / rel for rel in generated]
     paths.append(ws.root / COMPILE_JOURNAL)
     return [p.relative_to(ws.root).as_posix() for p in stray_temps(paths)]
 

@@ -124,6 +124,62 @@ class _Parser:
         return self.outcome
 
 
+# What `dvc repro` imports before it reads the repository (about a third of a
+# no-op run): a run started early imports them while mlops opens and compiles.
+_DVC_PRELOAD = ("dvc.cli", "dvc.repo", "dvc.commands.repro")
+
+
+class StartedRepro:
+    """A `dvc repro` started ahead of time (`start`): it imports DVC, then waits."""
+
+    def __init__(self, root: Path, args: Sequence[str]) -> None:
+        self.args = tuple(args)
+        # Stages run `python -m runner.steps`: make `python` the interpreter running us,
+        # so the stages see this very installation even when its venv is not activated.
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        self._waiting = proc.start_module(
+            "dvc", self.args, cwd=root, preload=_DVC_PRELOAD, env={"PATH": path}
+        )
+
+    def finish(self, emit: Callable[[StageEvent], None]) -> ReproOutcome:
+        """Let it reproduce, reporting events; what it did."""
+        parser = _Parser(emit)
+        started = time.monotonic()
+        outcome = parser.close(self._waiting.stream(parser.line))
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def cancel(self) -> None:
+        """It will not run (mlops stopped first): it exits without touching anything."""
+        self._waiting.cancel()
+
+
+def repro_args(
+    targets: Sequence[str], *, run_cache: bool = True, force: bool = False, pull: bool = False
+) -> list[str]:
+    """The arguments of `dvc repro` for `targets` (all pipelines when empty)."""
+    args = ["repro", *targets]
+    if pull:
+        args.append("--pull")
+    if not run_cache:
+        args.append("--no-run-cache")
+    if force:
+        args.append("--force")
+    return args
+
+
+def start(
+    root: Path,
+    targets: Sequence[str],
+    *,
+    run_cache: bool = True,
+    force: bool = False,
+    pull: bool = False,
+) -> StartedRepro:
+    """Start `dvc repro` on `targets` now; it runs on `finish`, or never after `cancel`."""
+    return StartedRepro(root, repro_args(targets, run_cache=run_cache, force=force, pull=pull))
+
+
 def reproduce(
     root: Path,
     targets: Sequence[str],
@@ -138,22 +194,7 @@ def reproduce(
     `pull`: fetch from the remote the outputs a run-cache entry names, so a stage
     another clone ran and pushed is restored here instead of run again.
     """
-    args = ["repro", *targets]
-    if pull:
-        args.append("--pull")
-    if not run_cache:
-        args.append("--no-run-cache")
-    if force:
-        args.append("--force")
-    parser = _Parser(emit)
-    started = time.monotonic()
-    # Stages run `python -m runner.steps`: make `python` the interpreter running us,
-    # so the stages see this very installation even when its venv is not activated.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    code = proc.stream(proc.dvc_cmd(*args), cwd=root, on_line=parser.line, env={"PATH": path})
-    outcome = parser.close(code)
-    outcome.seconds = time.monotonic() - started
-    return outcome
+    return start(root, targets, run_cache=run_cache, force=force, pull=pull).finish(emit)
 
 
 _MISSING_SOURCE = re.compile(r"missing data 'source': (?P<path>\S+)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from runner.plan.compare import diff
 from runner.plan.model import ABSENT, Reason, Run, RunStatus
 from runner.plan.side import Side, Stage
 from runner.plan.sources import Sources
+from runner.project.graph import PathIndex
 
 _OUT_KEYS = ("outs", "metrics", "plots")
 
@@ -80,29 +80,24 @@ def _definition_reasons(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
     return reasons
 
 
-def _writers(dep: str, writer: Mapping[str, str], outs: list[str]) -> set[str]:
-    """The stages that write `dep`, a folder holding it, or something inside it."""
-    if dep in ("", "."):
-        return set(writer.values())
-    parts = dep.split("/")
-    found = {
-        writer[p] for p in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)) if p in writer
-    }
-    index = bisect.bisect_left(outs, f"{dep}/")
-    while index < len(outs) and outs[index].startswith(f"{dep}/"):
-        found.add(writer[outs[index]])
-        index += 1
-    return found
-
-
 def _upstream(stages: Mapping[str, Stage]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """For each stage: the stages whose outputs it reads, and the deps no stage writes."""
-    writer = {out: sid for sid, st in stages.items() for out in _out_paths(st.body)}
-    outs = sorted(writer)
+    """For each stage: the stages whose outputs it reads, and the deps no stage writes.
+
+    A stage reads what another writes when a dep is that output, a folder holding it,
+    or something inside it; a dep of the whole project (`.`) reads every output.
+    """
+    written = [(out, sid) for sid, st in stages.items() for out in _out_paths(st.body)]
+    index = PathIndex(out for out, _ in written)
+    everyone = {sid for _, sid in written}
     upstream: dict[str, list[str]] = {}
     sources: dict[str, list[str]] = {}
     for sid, stage in stages.items():
-        hits = {dep: _writers(dep, writer, outs) for dep in stage.body.get("deps") or []}
+        hits = {
+            dep: everyone
+            if dep in ("", ".")
+            else {written[position][1] for position in index.overlapping(dep)}
+            for dep in stage.body.get("deps") or []
+        }
         ups = set().union(*hits.values()) - {sid}
         upstream[sid] = [other for other in stages if other in ups]
         sources[sid] = [dep for dep, found in hits.items() if not found]

@@ -8,9 +8,10 @@ outputs written twice; compile uses it to write `deps` and `outs`.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from runner.config.load import Workspace
@@ -193,43 +194,49 @@ def _add_needed_outputs(graph: Graph, ws: Workspace) -> None:
 
 def _ancestors(path: str) -> list[str]:
     """`a/b/c` -> [`a`, `a/b`]: the folders a path lies in."""
-    parts = path.rstrip("/").split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+    path = path.rstrip("/")
+    out = []
+    cut = path.find("/")
+    while cut != -1:
+        out.append(path[:cut])
+        cut = path.find("/", cut + 1)
+    return out
 
 
-class _PathIndex:
-    """Paths by position, found by overlap (equal, or one inside the other) in time
-    linear in the path's depth.
+class PathIndex:
+    """Paths found by overlap with a given path: equal to it, inside it, or holding it.
 
-    A sweep multiplies stages; comparing every path with every other made
-    validation quadratic in the grid.
+    A dict answers "equal" and "holding" (one lookup per folder of the path), a
+    sorted list "inside" (one bisection), so finding the writers of every dep is
+    linear in the number of paths, not quadratic. The stage graph and `mlops plan`
+    (`plan.reruns`) both find writers with it.
     """
 
-    def __init__(self) -> None:
-        self.at: dict[str, list[int]] = {}  # the path itself -> positions
-        self.under: dict[str, list[int]] = {}  # a folder -> positions of paths inside it
-
-    def add(self, path: str, position: int) -> None:
-        self.at.setdefault(path.rstrip("/"), []).append(position)
-        for folder in _ancestors(path):
-            self.under.setdefault(folder, []).append(position)
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._at: dict[str, list[int]] = {}  # the path itself -> its positions in `paths`
+        for position, path in enumerate(paths):
+            self._at.setdefault(path.rstrip("/"), []).append(position)
+        self._sorted = sorted(self._at)
 
     def overlapping(self, path: str) -> list[int]:
-        """Positions of paths equal to `path`, inside it, or holding it, in order."""
+        """Positions of the paths equal to `path`, inside it, or holding it, in order."""
         key = path.rstrip("/")
-        found = [*self.at.get(key, ()), *self.under.get(key, ())]
-        for folder in _ancestors(path):
-            found += self.at.get(folder, ())
-        return sorted(set(found))
+        at = self._at
+        found = list(at.get(key, ()))
+        for folder in _ancestors(key):
+            found += at.get(folder, ())
+        inside = f"{key}/"
+        index = bisect.bisect_left(self._sorted, inside)
+        while index < len(self._sorted) and self._sorted[index].startswith(inside):
+            found += at[self._sorted[index]]
+            index += 1
+        return sorted(set(found)) if len(found) > 1 else found
 
 
 def _link_by_path(graph: Graph) -> None:
     """Add an edge wherever a stage reads a path another stage writes (as DVC does)."""
     writers = [node.id for node in graph.nodes.values() for _ in node.outs]
-    index = _PathIndex()
-    outs = [out for node in graph.nodes.values() for out in node.outs]
-    for position, out in enumerate(outs):
-        index.add(out, position)
+    index = PathIndex(out for node in graph.nodes.values() for out in node.outs)
     for sid, node in list(graph.nodes.items()):
         extra = [
             writers[position]
@@ -243,14 +250,16 @@ def _link_by_path(graph: Graph) -> None:
 
 
 def _check_outputs(graph: Graph, ws: Workspace) -> None:
-    seen: list[tuple[str, StageId]] = []
-    index = _PathIndex()
+    seen = [(out, node.id) for node in graph.nodes.values() for out in node.outs]
+    index = PathIndex(out for out, _ in seen)
+    position = -1
     for node in graph.nodes.values():
         doc = ws.pipelines[node.pipeline].doc
         for out in node.outs:
-            overlapping = index.overlapping(out)
-            if overlapping:  # report against the first one written
-                other, owner = seen[overlapping[0]]
+            position += 1
+            earlier = index.overlapping(out)
+            if earlier[0] < position:  # report against the first one written
+                other, owner = seen[earlier[0]]
                 same = out == other
                 what = "also writes" if same else "writes an overlapping path"
                 graph.problems.append(
@@ -263,8 +272,6 @@ def _check_outputs(graph: Graph, ws: Workspace) -> None:
                         prefer_key=True,
                     )
                 )
-            index.add(out, len(seen))
-            seen.append((out, node.id))
 
 
 def _check_cycles(graph: Graph, ws: Workspace) -> None:
