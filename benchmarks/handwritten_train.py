@@ -52,7 +52,10 @@ def main() -> int:
                         (
                             "numeric",
                             Pipeline(
-                                [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                                [
+                                    ("impute", SimpleImputer(strategy="median")),
+                                    ("scale", StandardScaler()),
+                                ]
                             ),
                             numeric,
                         ),
@@ -61,7 +64,10 @@ def main() -> int:
                             Pipeline(
                                 [
                                     ("impute", SimpleImputer(strategy="most_frequent")),
-                                    ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                                    (
+                                        "encode",
+                                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                    ),
                                 ]
                             ),
                             categorical,

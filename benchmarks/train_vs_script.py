@@ -104,14 +104,18 @@ def make_project(work: Path, csv: Path, trees: int, env: dict[str, str]) -> Path
     """The init example with one pipeline that trains on `csv`."""
     py = sys.executable
     root = work / "project"
-    subprocess.run([py, "-m", "runner", "init", str(root)], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [py, "-m", "runner", "init", str(root)], check=True, env=env, capture_output=True
+    )
     for old in (root / "pipelines").glob("*.yaml"):
         old.unlink()
     (root / "pipelines" / "bench.yaml").write_text(PIPELINE.format(trees=trees), encoding="utf-8")
     shutil.copy(csv, root / "data.csv")
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
         subprocess.run(cmd, cwd=root, check=True, env=env, capture_output=True)
-    subprocess.run([py, "-m", "runner", "compile"], cwd=root, check=True, env=env, capture_output=True)
+    subprocess.run(
+        [py, "-m", "runner", "compile"], cwd=root, check=True, env=env, capture_output=True
+    )
     return root
 
 
@@ -166,8 +170,12 @@ def main() -> None:
                 samples[name].append(timed(cmd, root, env))
         wall = {k: [w for w, _ in v] for k, v in samples.items()}
         peak = {k: [m for _, m in v] for k, v in samples.items()}
-        wall_ratio = statistics.median(o / p for o, p in zip(wall["ours"], wall["peer"], strict=True))
-        mem_ratio = statistics.median(o / p for o, p in zip(peak["ours"], peak["peer"], strict=True))
+        wall_ratio = statistics.median(
+            o / p for o, p in zip(wall["ours"], wall["peer"], strict=True)
+        )
+        mem_ratio = statistics.median(
+            o / p for o, p in zip(peak["ours"], peak["peer"], strict=True)
+        )
         rows = [
             {
                 "what": f"training wall, {args.rows} rows x 20 (RandomForest({args.trees}))",
@@ -189,7 +197,9 @@ def main() -> None:
         if args.json:
             print(json.dumps(rows))
             return
-        print(f"{args.rows} rows x 20 columns, RandomForest({args.trees}), {args.rounds} paired runs")
+        print(
+            f"{args.rows} rows x 20 columns, RandomForest({args.trees}), {args.rounds} paired runs"
+        )
         print(f"{'':<22} {'mlops run':>10} {'script':>10} {'ratio':>7} {'goal':>8}")
         for row, unit in zip(rows, ("s", "MiB"), strict=True):
             label = "wall (s)" if unit == "s" else "peak memory (MiB)"

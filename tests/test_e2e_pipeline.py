@@ -148,7 +148,9 @@ def test_every_stage_restores_from_the_run_cache(project: Path, sh: Sh) -> None:
     """After `rm -rf outputs` nothing runs again: evaluate and the root stage included."""
     outputs = project / "outputs"
     before = {p.relative_to(project).as_posix(): p.read_bytes() for p in outputs.rglob("*.*")}
-    assert "outputs/iris/manifest.json" in before and "outputs/iris/evaluate/plots/roc.json" in before
+    assert (
+        "outputs/iris/manifest.json" in before and "outputs/iris/evaluate/plots/roc.json" in before
+    )
     shutil.rmtree(outputs)
     summary = json.loads(sh("mlops", "run", "--format", "json", cwd=project).stdout)
     assert summary["ran"] == [] and summary["failed"] == []

@@ -45,7 +45,7 @@ def save_model(path: Path, model: Any) -> str:
     written at `path`.
     """
     import skops
-    import skops.io  # noqa: F401  (registers the state functions)
+    import skops.io
     from skops.io._utils import SaveContext, get_state
 
     raw = path.with_name(f".{path.name}.raw")
