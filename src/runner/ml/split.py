@@ -119,4 +119,5 @@ def _shares(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.nd
             missing -= take
             if missing == 0:
                 break
-    return shares.astype(int)
+    result: np.ndarray = shares.astype(int)
+    return result
