@@ -281,6 +281,6 @@ def test_predictions_match_predict_and_predict_proba(final: str) -> None:
     predicted, proba = predictions(model, x, classifier=True)
     assert predicted.tolist() == model.predict(x).tolist()
     if hasattr(model, "predict_proba"):
-        assert np.array_equal(proba, model.predict_proba(x))
+        assert proba is not None and np.array_equal(proba, model.predict_proba(x))
     else:
         assert proba is None
