@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,19 @@ def test_exp_run_set_param_changes_metrics_without_recompiling(project: Path, sh
     }
     meta = json.loads((clone / "outputs/iris/train/model/meta.json").read_text())
     assert meta["params"]["max_depth"] == 1
+
+
+def test_every_stage_restores_from_the_run_cache(project: Path, sh: Sh) -> None:
+    """After `rm -rf outputs` nothing runs again: evaluate and the root stage included."""
+    outputs = project / "outputs"
+    before = {p.relative_to(project).as_posix(): p.read_bytes() for p in outputs.rglob("*.*")}
+    assert (
+        "outputs/iris/manifest.json" in before and "outputs/iris/evaluate/plots/roc.json" in before
+    )
+    shutil.rmtree(outputs)
+    summary = json.loads(sh("mlops", "run", "--format", "json", cwd=project).stdout)
+    assert summary["ran"] == [] and summary["failed"] == []
+    assert len(summary["restored"]) == 5
+    after = {p.relative_to(project).as_posix(): p.read_bytes() for p in outputs.rglob("*.*")}
+    assert after == before
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""

@@ -249,3 +249,38 @@ def test_dvc_renders_the_plots(tmp_path: Path, iris: Run, diabetes: Run) -> None
         assert values and all(x in v and y in v for v in values), path
         if rows is not None:
             assert len(values) == rows
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.ensemble.ExtraTreesClassifier",
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.svm.LinearSVC",
+    ],
+)
+def test_predictions_match_predict_and_predict_proba(final: str) -> None:
+    """One transform and, for forests, one predict_proba: the same labels and
+    probabilities as the model's own predict and predict_proba."""
+    import numpy as np
+    from sklearn.datasets import load_wine
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from runner.ml.estimator import import_estimator
+    from runner.ml.evaluate import predictions
+
+    x, y = load_wine(return_X_y=True, as_frame=True)
+    labels = np.array(["a", "b", "c"], dtype=object)[y]
+    params = {"n_estimators": 7, "random_state": 0} if "Trees" in final or "Forest" in final else {}
+    model = Pipeline(
+        [("scale", StandardScaler()), ("estimator", import_estimator(final)(**params))]
+    )
+    model.fit(x, labels)
+    predicted, proba = predictions(model, x, classifier=True)
+    assert predicted.tolist() == model.predict(x).tolist()
+    if hasattr(model, "predict_proba"):
+        assert proba is not None and np.array_equal(proba, model.predict_proba(x))
+    else:
+        assert proba is None

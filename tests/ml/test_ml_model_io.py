@@ -14,7 +14,7 @@ import pytest
 from sklearn.preprocessing import FunctionTransformer
 
 from runner.ml import StepError, load_model
-from runner.ml.model_io import dumps_model, normalise_archive
+from runner.ml.model_io import normalise_archive, save_model
 
 from .pipeline import Run
 
@@ -104,12 +104,26 @@ def test_missing_directory(tmp_path: Path) -> None:
     assert caught.value.message == f"input 'model' is missing: {tmp_path / 'nothing'}"
 
 
-def test_saving_refuses_types_that_would_not_load() -> None:
+def test_saving_refuses_types_that_would_not_load(tmp_path: Path) -> None:
     with pytest.raises(StepError) as caught:
-        dumps_model(FunctionTransformer(func=math.sqrt))
+        save_model(tmp_path / "model.skops", FunctionTransformer(func=math.sqrt))
     assert caught.value.message == (
         "the model needs types outside scikit-learn, numpy and scipy: math.sqrt"
     )
     assert caught.value.hint == (
         "use a scikit-learn estimator; other types are refused when the model is loaded"
     )
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
+
+
+def test_streamed_save_equals_normalised_dump(tmp_path: Path, iris: Run) -> None:
+    """save_model copies arrays entry by entry; the bytes are those of skops' own dump,
+    normalised, and the returned digest is theirs."""
+    import skops.io as sio
+
+    model = load_model(iris.model)
+    digest = save_model(tmp_path / "model.skops", model)
+    data = (tmp_path / "model.skops").read_bytes()
+    assert data == normalise_archive(sio.dumps(model))
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skops"]

@@ -113,3 +113,59 @@ def test_missing_and_unreadable_input(tmp_path: Path) -> None:
         split(bad, tmp_path, target="y")
     assert caught.value.message.startswith(f"input 'data' is not a readable parquet file: {bad} (")
     assert caught.value.hint == "re-run the stage that produces it (dvc repro)"
+
+
+@pytest.mark.parametrize("seed", [0, 7, 42, 2**32 - 1])
+@pytest.mark.parametrize("test_size", [0.1, 0.25, 0.333, 0.5, 0.9])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        None,
+        ["a", "b", "c"] * 20 + ["a"] * 7 + ["b"] * 2,
+        [True, False, False, True, False] * 9,
+        [3, 1, 2, 2, 1, 1, 1, 1, 2, 3, 10, 10] * 4 + [7, 7],
+        ["é", "z", "A", "ä", "a"] * 6 + ["z", "z"],
+    ],
+)
+def test_split_rows_are_scikit_learns(
+    seed: int, test_size: float, labels: list[object] | None
+) -> None:
+    """split_rows picks exactly the rows, in the order, train_test_split picks."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from runner.ml.split import split_rows
+
+    n = 51 if labels is None else len(labels)
+    stratify = None if labels is None else pd.Series(labels)
+    try:
+        expected = train_test_split(
+            np.arange(n), test_size=test_size, random_state=seed, stratify=stratify
+        )
+    except ValueError as exc:
+        with pytest.raises(ValueError) as caught:
+            split_rows(n, test_size, seed, None if stratify is None else stratify.to_numpy())
+        assert str(caught.value) == str(exc)
+        return
+    train, test = split_rows(n, test_size, seed, None if stratify is None else stratify.to_numpy())
+    assert train.tolist() == expected[0].tolist()
+    assert test.tolist() == expected[1].tolist()
+
+
+@pytest.mark.parametrize(
+    ("n", "test_size", "labels"),
+    [(1, 0.5, None), (0, 0.25, None), (12, 0.1, ["a", "b", "c"] * 4), (8, 0.8, ["a", "b"] * 4)],
+)
+def test_split_rows_refuses_as_scikit_learn_does(
+    n: int, test_size: float, labels: list[str] | None
+) -> None:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from runner.ml.split import split_rows
+
+    with pytest.raises(ValueError) as expected:
+        train_test_split(np.arange(n), test_size=test_size, random_state=0, stratify=labels)
+    with pytest.raises(ValueError) as caught:
+        split_rows(n, test_size, 0, None if labels is None else np.array(labels, dtype=object))
+    assert str(caught.value) == str(expected.value)

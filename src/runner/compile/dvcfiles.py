@@ -129,13 +129,14 @@ def _step_stage(
     metrics: list[Any] = []
     plots: list[Any] = []
     # When the task is known the root dvc.yaml gives each plot file its template;
-    # the folder is then a plain output, so DVC does not render it twice.
-    templated = stage.step == "evaluate" and _evaluate_task(pfile, graph, sname) is not None
+    # the folder is then a plain output, so DVC does not render it twice. It is
+    # cached: DVC saves no run-cache entry for a stage with an uncached plain output.
+    templated = _templated_plots(pfile, graph, sname, stage)
     for key, path in sorted(node.outputs.items()):
         if key in spec.metrics:
             metrics.append({path: {"cache": False}})
-        elif key in spec.plots:
-            (outs if templated else plots).append({path: {"cache": False}})
+        elif key in spec.plots and not templated:
+            plots.append({path: {"cache": False}})
         else:
             outs.append(path)
     return dvc_stage(
@@ -148,6 +149,11 @@ def _step_stage(
         meta=stage_meta(pfile, node),
         desc=stage.desc,
     )
+
+
+def _templated_plots(pfile: PipelineFile, graph: Graph, sname: str, stage: StepStage) -> bool:
+    """True when the root dvc.yaml templates this evaluate stage's plot files."""
+    return stage.step == "evaluate" and _evaluate_task(pfile, graph, sname) is not None
 
 
 def stamps(pfile: PipelineFile) -> list[str]:
@@ -193,15 +199,17 @@ def cached_outputs(ws: Workspace) -> list[str]:
     graph = build_graph(ws)
     paths: set[str] = set()
     for pfile in ws.pipelines.values():
+        paths.add(manifest_file(pfile.name))
         for sname, item in stages_of(pfile).items():
             stage = item.stage
             node = graph.nodes[(pfile.name, sname)]
             if isinstance(stage, StepStage):
                 spec = STEPS[stage.step]
+                templated = _templated_plots(pfile, graph, sname, stage)
                 paths.update(
                     path
                     for key, path in node.outputs.items()
-                    if key not in spec.metrics and key not in spec.plots
+                    if key not in spec.metrics and (templated or key not in spec.plots)
                 )
                 continue
             for group in (stage.outs, stage.metrics, stage.plots):
@@ -280,7 +288,8 @@ def _root_dvc_yaml(ws: Workspace, graph: Graph) -> str:
         stages[name] = {
             "cmd": f"{STEP_CMD} --manifest {shlex.quote(name)}",
             "deps": _root_deps(pfile, graph),
-            "outs": [{manifest_file(name): {"cache": False}}],
+            # Cached, so that DVC's run-cache restores the root stage too.
+            "outs": [manifest_file(name)],
             "meta": {"source": pfile.doc.path},
         }
         deploy = pfile.model.deploy

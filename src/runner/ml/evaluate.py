@@ -54,14 +54,13 @@ def run(options: EvaluateOptions, inputs: dict[str, Path], outputs: dict[str, Pa
             hint="drop or fill those rows in the source data before the split",
         )
     progress("evaluate", f"scoring {estimator} on {len(x)} rows")
-    y_pred = model.predict(x)
+    y_pred, proba = predictions(model, x, classifier=task == "classification")
 
     scores: dict[str, float] = {}
     plots: dict[str, Any]
     if task == "classification":
         truth = y_true.astype(object).tolist()
         classes = list(model.classes_)
-        proba = model.predict_proba(x) if hasattr(model, "predict_proba") else None
         for name in names:
             _score(
                 scores,
@@ -92,6 +91,42 @@ def run(options: EvaluateOptions, inputs: dict[str, Path], outputs: dict[str, Pa
     with replace_dir(outputs["plots"]) as tmp:
         for filename, value in sorted(plots.items()):
             write_bytes(tmp / filename, dumps_json(value).encode("utf-8"))
+
+
+def predictions(model: Any, x: Any, *, classifier: bool) -> tuple[Any, Any | None]:
+    """The predicted labels and, for a classifier that has them, the class probabilities.
+
+    The preprocessing runs once. For the forests, whose `predict` is the class of
+    the highest probability, the probabilities are computed once and the labels
+    taken from them exactly as their `predict` does; other estimators predict twice.
+    """
+    from sklearn.pipeline import Pipeline
+
+    final, rows = model, x
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        final, rows = model.steps[-1][1], model[:-1].transform(x)
+    if not classifier:
+        return final.predict(rows), None
+    if not hasattr(final, "predict_proba"):
+        return final.predict(rows), None
+    proba = final.predict_proba(rows)
+    if _predicts_by_argmax(final, proba):
+        import numpy as np
+
+        return final.classes_.take(np.argmax(proba, axis=1), axis=0), proba
+    return final.predict(rows), proba
+
+
+def _predicts_by_argmax(estimator: Any, proba: Any) -> bool:
+    """True for single-output forests, whose `predict` is literally the argmax of
+    `predict_proba` (sklearn.ensemble._forest.ForestClassifier.predict). Found in the
+    class's bases, so that evaluating any other model never imports the ensembles."""
+    forest = any(
+        cls.__module__ == "sklearn.ensemble._forest" and cls.__name__ == "ForestClassifier"
+        for cls in type(estimator).__mro__
+    )
+    single = getattr(proba, "ndim", 0) == 2 and getattr(estimator, "n_outputs_", 1) == 1
+    return forest and single
 
 
 def _score(

@@ -114,5 +114,17 @@ def write_parquet(path: Path, frame: pd.DataFrame, metadata: dict[str, str]) -> 
         merged[key.encode("utf-8")] = metadata[key].encode("utf-8")
     table = table.replace_schema_metadata(merged)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    # Dictionary encoding only where values repeat (text, categories, booleans): on
+    # float columns it is tried, abandoned and costs ~5x the whole write (measured in
+    # benchmarks/stage_overhead.py --parquet). Snappy and the default row groups cost
+    # next to nothing and keep the files readable by every tool.
+    pq.write_table(table, sink, use_dictionary=dictionary_columns(table))
     write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def dictionary_columns(table: Any) -> list[str]:
+    """The columns of an Arrow table worth dictionary-encoding: all but numbers and times."""
+    import pyarrow.types as pat
+
+    plain = (pat.is_integer, pat.is_floating, pat.is_decimal, pat.is_temporal)
+    return [f.name for f in table.schema if not any(check(f.type) for check in plain)]

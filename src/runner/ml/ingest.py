@@ -107,6 +107,5 @@ def rename_columns(frame: pd.DataFrame, rename: dict[str, str]) -> pd.DataFrame:
                 hint="give every column a distinct name in ingest.with.rename",
             )
         seen.add(name)
-    result = frame.copy()
-    result.columns = renamed
-    return result
+    # A new frame sharing the data (copy-on-write), not a copy of every column.
+    return frame.set_axis(renamed, axis="columns")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from runner.fsutil import sha256_bytes
+from runner.fsutil import sha256_file, sha256_stream
 from runner.ml.errors import StepError, first_line
 from runner.ml.files import dumps_json, require_dir, write_bytes
 
@@ -32,42 +33,96 @@ TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # Stored, not deflated: the bytes then do not depend on the zlib build either.
 _ZIP_COMPRESSION = zipfile.ZIP_STORED
+_COPY_BLOCK = 1 << 20
 
 
-def dumps_model(model: Any) -> bytes:
-    """The model as reproducible skops bytes, refused if it would not load back."""
-    import skops.io as sio
+def save_model(path: Path, model: Any) -> str:
+    """Write `model` to `path` as a reproducible skops file; return its sha256.
 
-    data = normalise_archive(sio.dumps(model))
-    refused = _refused_types(sio.get_untrusted_types(data=data))
+    The arrays go to a temporary archive beside `path` and are copied entry by
+    entry into the normalised one, so no copy of the whole model is ever held
+    in memory. A model that would not load back is refused before anything is
+    written at `path`.
+    """
+    import skops
+    import skops.io
+    from skops.io._utils import SaveContext, get_state
+
+    raw = path.with_name(f".{path.name}.raw")
+    try:
+        with zipfile.ZipFile(raw, "w", compression=_ZIP_COMPRESSION) as target:
+            context = SaveContext(zip_file=target)
+            state = get_state(model, context)
+            context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        # The JSON round trip gives the schema exactly as skops would have written it.
+        schema = json.loads(json.dumps(state))
+        _refuse_untrusted(schema)
+        with zipfile.ZipFile(raw) as source, path.open("wb") as sink:
+            _write_normalised(source, schema, sink)
+    finally:
+        raw.unlink(missing_ok=True)
+    return sha256_file(path)
+
+
+def _refuse_untrusted(schema: dict[str, Any]) -> None:
+    """Refuse a schema with types that `load_model` would refuse, without reading arrays."""
+    refused = _refused_types(sorted(_tree(schema, _NoArrays()).get_unsafe_set()))
     if refused:
         raise StepError(
             "the model needs types outside scikit-learn, numpy and scipy: " + ", ".join(refused),
             hint="use a scikit-learn estimator; other types are refused when the model is loaded",
         )
-    return data
+
+
+class _NoArrays:
+    """A stand-in for the archive when only the types of a schema are wanted: skops reads
+    each array's bytes while building its tree, and the audit never looks at them."""
+
+    def read(self, name: str) -> bytes:
+        return b""
+
+
+def _tree(schema: dict[str, Any], src: Any) -> Any:
+    """skops' tree of `schema` (the same tree `skops.io.load` audits, then constructs)."""
+    import skops.io  # noqa: F401  (registers the node types)
+    from skops.io._audit import get_tree
+    from skops.io._utils import LoadContext
+
+    return get_tree(schema, LoadContext(src=src, protocol=schema["protocol"]), trusted=None)
 
 
 def normalise_archive(data: bytes) -> bytes:
     """Rewrite a skops zip so that it depends only on the model, not on the run."""
+    out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source:
-        entries = {name: source.read(name) for name in source.namelist()}
-    schema = json.loads(entries.pop("schema.json"))
+        schema = json.loads(source.read("schema.json"))
+        _write_normalised(source, schema, out)
+    return out.getvalue()
+
+
+def _write_normalised(source: zipfile.ZipFile, schema: dict[str, Any], sink: IO[bytes]) -> None:
+    """Write the entries of `source` with `schema` renumbered to `sink`, one entry at a time."""
     ids: dict[int, int] = {}
     files: dict[str, str] = {}
     _renumber(schema, ids, files)
-    renamed = {files[name]: content for name, content in entries.items()}
+    renamed = {new: old for old, new in files.items()}
     # skops writes the schema with indent=2; keep that form.
-    renamed["schema.json"] = json.dumps(schema, indent=2).encode("utf-8")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for name in sorted(renamed):
+    text = json.dumps(schema, indent=2).encode("utf-8")
+    with zipfile.ZipFile(sink, "w") as target:
+        for name in sorted([*renamed, "schema.json"]):
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
             info.compress_type = _ZIP_COMPRESSION
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            target.writestr(info, renamed[name])
-    return out.getvalue()
+            if name == "schema.json":
+                target.writestr(info, text)
+                continue
+            old = source.getinfo(renamed[name])
+            info.file_size = old.file_size
+            with source.open(old) as reader, target.open(info, "w") as writer:
+                shutil.copyfileobj(reader, writer, _COPY_BLOCK)
 
 
 def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
@@ -87,23 +142,32 @@ def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
             _renumber(value, ids, files)
 
 
-def digest_line(data: bytes) -> str:
+def digest_line(digest: str) -> str:
     """The `sha256sum` line for the model file."""
-    return f"{sha256_bytes(data)}  {MODEL_FILE}\n"
+    return f"{digest}  {MODEL_FILE}\n"
 
 
 def write_model_files(
-    directory: Path, model_bytes: bytes, meta: dict[str, Any], profile: dict[str, Any]
+    directory: Path, model: Any, meta: dict[str, Any], profile: dict[str, Any]
 ) -> None:
-    """Write the four files of a model directory into `directory`."""
-    write_bytes(directory / MODEL_FILE, model_bytes)
-    write_bytes(directory / DIGEST_FILE, digest_line(model_bytes).encode("ascii"))
+    """Write the four files of a model directory into `directory` (a fresh folder that
+    `files.replace_dir` moves into place, so nothing is visible half-written)."""
+    digest = save_model(directory / MODEL_FILE, model)
+    write_bytes(directory / DIGEST_FILE, digest_line(digest).encode("ascii"))
     write_bytes(directory / META_FILE, dumps_json(meta).encode("utf-8"))
     write_bytes(directory / PROFILE_FILE, dumps_json(profile).encode("utf-8"))
 
 
-def read_verified(model_dir: Path) -> bytes:
-    """The bytes of model.skops after checking them against model.skops.sha256."""
+def load_model(model_dir: Path) -> Any:
+    """Load a trained model after verifying its checksum and the types it contains.
+
+    Only types from scikit-learn, numpy and scipy are trusted; anything else is
+    refused with a StepError before a single object is constructed. The file is
+    opened once: the bytes that are hashed are the bytes that are loaded.
+    """
+    from skops.io._utils import read_schema
+
+    model_dir = Path(model_dir)
     require_dir(model_dir, "model")
     model_path = model_dir / MODEL_FILE
     digest_path = model_dir / DIGEST_FILE
@@ -113,40 +177,32 @@ def read_verified(model_dir: Path) -> bytes:
                 f"model directory has no {path.name}: {model_dir}",
                 hint="re-run the train stage (dvc repro)",
             )
-    data = model_path.read_bytes()
     recorded = digest_path.read_text(encoding="ascii", errors="replace").split()
-    if not recorded or recorded[0].lower() != sha256_bytes(data):
-        raise StepError(
-            f"{model_path} does not match its checksum in {DIGEST_FILE}",
-            hint="the model file was changed after training; re-run the train stage (dvc repro)",
-        )
-    return data
-
-
-def load_model(model_dir: Path) -> Any:
-    """Load a trained model after verifying its checksum and the types it contains.
-
-    Only types from scikit-learn, numpy and scipy are trusted; anything else is
-    refused with a StepError before a single object is constructed.
-    """
-    import skops.io as sio
-
-    data = read_verified(Path(model_dir))
-    try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        raise StepError(
-            f"{Path(model_dir) / MODEL_FILE} is not a valid skops file ({first_line(exc)})",
-            hint="re-run the train stage (dvc repro)",
-        ) from exc
-    refused = _refused_types(untrusted)
+    with model_path.open("rb") as fh:
+        if not recorded or recorded[0].lower() != sha256_stream(fh):
+            raise StepError(
+                f"{model_path} does not match its checksum in {DIGEST_FILE}",
+                hint="the model file was changed after training; "
+                "re-run the train stage (dvc repro)",
+            )
+        fh.seek(0)
+        try:
+            with zipfile.ZipFile(fh) as archive:
+                schema, context = read_schema(archive)
+                tree = _tree(schema, context.src)
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+            raise StepError(
+                f"{model_path} is not a valid skops file ({first_line(exc)})",
+                hint="re-run the train stage (dvc repro)",
+            ) from exc
+    refused = _refused_types(sorted(tree.get_unsafe_set()))
     if refused:
         raise StepError(
-            f"refusing to load {Path(model_dir) / MODEL_FILE}: untrusted types "
-            + ", ".join(refused),
+            f"refusing to load {model_path}: untrusted types " + ", ".join(refused),
             hint="only scikit-learn, numpy and scipy types are loaded; retrain with the train step",
         )
-    return sio.loads(data, trusted=untrusted)
+    # What skops.io.load does after its audit; the audit above is stricter.
+    return tree.construct()
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from runner.ml.errors import StepError, column_hint, first_line
 from runner.ml.estimator import import_estimator, make_estimator
 from runner.ml.features import Feature, prepare_features, select_features
 from runner.ml.files import read_parquet, replace_dir
-from runner.ml.model_io import dumps_model, write_model_files
+from runner.ml.model_io import write_model_files
 from runner.ml.profile import profile_table
 from runner.ml.progress import progress
 from runner.ml.split import SEED_KEY, TARGET_KEY
@@ -87,9 +87,8 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
         target=y,
         target_kind="categorical" if classifier else "numeric",
     )
-    model_bytes = dumps_model(pipeline)
     with replace_dir(outputs["model"]) as tmp:
-        write_model_files(tmp, model_bytes, meta, profile)
+        write_model_files(tmp, pipeline, meta, profile)
     progress("train", f"wrote {outputs['model']}")
 
 

@@ -24,7 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", nargs="?", help="stage name")
     args = parser.parse_args(argv)
     root = Path.cwd()
-    from runner.diagnostics import render
     from runner.errors import MlopsError
 
     if args.stamp:
@@ -46,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
             run_stage(root, args.pipeline, args.stage)
     except MlopsError as exc:
+        from runner.diagnostics import render  # only a failing stage pays for it
+
         sys.stderr.write(render(exc.problems, "text"))
         return exc.exit_code
     return 0

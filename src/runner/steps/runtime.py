@@ -17,7 +17,7 @@ from runner import yamlio
 from runner.config.steps import STEPS
 from runner.errors import CheckFailed, UsageError
 from runner.fsutil import sha256_path, write_atomic
-from runner.layout import PARAMS_FILE, ROOT_DVC_YAML, steps_file
+from runner.layout import PARAMS_FILE, ROOT_DVC_YAML, manifest_file, steps_file
 from runner.project import interp
 
 
@@ -121,11 +121,10 @@ def write_manifest(root: Path, pipeline: str) -> None:
     if not stage:
         raise UsageError(f"{ROOT_DVC_YAML}: no stage '{pipeline}'", "run `mlops compile`")
     deps: list[str] = stage.get("deps") or []
-    out = next(iter(stage["outs"][0]))
     missing = [d for d in deps if not (root / d).exists()]
     if missing:
         raise CheckFailed(
             f"pipeline {pipeline}: output {missing[0]} is missing", "run `mlops run` again"
         )
     body = {"pipeline": pipeline, "outputs": {d: sha256_path(root / d) for d in sorted(deps)}}
-    write_atomic(root / out, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    write_atomic(root / manifest_file(pipeline), json.dumps(body, indent=2, sort_keys=True) + "\n")
