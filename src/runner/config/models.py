@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from runner.config.bounds import BOUNDS, NoBaseline
+from runner.config.monitor import Monitor
 from runner.config.step_options import Direction, direction
 from runner.config.targets import TARGET_KINDS
 
@@ -340,6 +341,7 @@ class Pipeline(Strict):
     stages: dict[str, Stage] = Field(min_length=1)
     gates: Gates | None = None
     deploy: Deploy | None = None
+    monitor: Monitor[Rule] | None = None
 
     @field_validator("sweep")
     @classmethod

@@ -12,6 +12,7 @@ from runner.ml.features import Feature, prepare_features, select_features
 from runner.ml.files import read_parquet, replace_dir
 from runner.ml.model_io import dumps_model, write_model_files
 from runner.ml.profile import profile_table
+from runner.ml.reference import write_reference
 from runner.ml.progress import progress
 from runner.ml.split import SEED_KEY, TARGET_KEY
 
@@ -90,6 +91,7 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
     model_bytes = dumps_model(pipeline)
     with replace_dir(outputs["model"]) as tmp:
         write_model_files(tmp, model_bytes, meta, profile)
+        write_reference(tmp, x, features, y, meta["task"], pipeline.predict(x))
     progress("train", f"wrote {outputs['model']}")
 
 

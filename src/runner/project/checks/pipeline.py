@@ -16,6 +16,7 @@ from runner.config.steps import STEPS
 from runner.errors import Problem, did_you_mean
 from runner.project import interp
 from runner.project.checks.gates import check_deploy, check_gates
+from runner.project.checks.monitor import check_monitor
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
 from runner.project.checks.paths import check_path, out_problem
 from runner.project.checks.sweep import check_sweep
@@ -84,6 +85,7 @@ def check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
                         )
     out += check_gates(ws, pfile)
     out += check_deploy(ws, pfile)
+    out += check_monitor(pfile)
     return out
 
 
