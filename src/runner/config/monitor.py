@@ -24,6 +24,9 @@ DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 _CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z]+$")
 
 
+_ISSUE: list[DriftAction] = ["issue"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
@@ -75,7 +78,7 @@ class Monitor(_Strict, Generic[R]):
     # Whether "not enough data" fails the check (exit 1) or is only reported.
     not_enough_data: OnInsufficient = "fail"
     # What mlops-monitor.yml does on drift: open or update an issue, fail the run.
-    on_drift: list[DriftAction] = Field(default_factory=lambda: ["issue"])
+    on_drift: list[DriftAction] = Field(default_factory=lambda: _ISSUE)
     columns: dict[str, ColumnOverride] = Field(default_factory=dict)
     performance: Performance[R] | None = None
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 REFERENCE_FILE = "reference.json"
-SCHEMA = 1
+SCHEMA: Literal[1] = 1
 # Values of a numeric column kept for the two-sample tests (KS, Wasserstein): all of
 # them when the training data has fewer, else a seeded random subset.
 SAMPLE_SIZE = 5000
@@ -116,7 +116,9 @@ def parse(text: str | bytes, where: str) -> Reference:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"]) or "record"
-        raise CheckFailed(f"{where}: invalid reference record: {loc}: {first['msg']}", hint) from None
+        raise CheckFailed(
+            f"{where}: invalid reference record: {loc}: {first['msg']}", hint
+        ) from None
 
 
 def bin_counts(edges: list[float] | np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -12,8 +12,8 @@ from runner.ml.features import Feature, prepare_features, select_features
 from runner.ml.files import read_parquet, replace_dir
 from runner.ml.model_io import dumps_model, write_model_files
 from runner.ml.profile import profile_table
-from runner.ml.reference import write_reference
 from runner.ml.progress import progress
+from runner.ml.reference import write_reference
 from runner.ml.split import SEED_KEY, TARGET_KEY
 
 
