@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 # PSI and Jensen-Shannon on shares: an empty bin counts as this share, so a bin that
 # appears only in current data gives a large but finite contribution.
 PSI_FLOOR = 1e-4
+EXACT_KS_PAIRS = 1_000_000
 
 # Counts or shares per bin or category.
-Counts = Union[Sequence[float], Sequence[int], "np.ndarray"]  # noqa: UP007
+Counts = Union[Sequence[float], Sequence[int], "np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,17 @@ class Outcome:
     p_value: float | None = None
 
 
+def ks_method(n: int, m: int) -> str:
+    """scipy's exact p-value costs O(n * m); past a million pairs the asymptotic one is
+    as good to the digits that decide, and a thousand times faster."""
+    return "auto" if n * m <= EXACT_KS_PAIRS else "asymp"
+
+
 def ks(reference: np.ndarray, current: np.ndarray) -> Outcome:
-    """Two-sample Kolmogorov-Smirnov test (scipy.stats.ks_2samp)."""
+    """Two-sample Kolmogorov-Smirnov test (scipy.stats.ks_2samp, method `ks_method`)."""
     from scipy import stats
 
-    result = stats.ks_2samp(reference, current)
+    result = stats.ks_2samp(reference, current, method=ks_method(len(reference), len(current)))
     return Outcome(float(result.statistic), float(result.pvalue))
 
 
