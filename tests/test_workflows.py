@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -59,6 +60,10 @@ stages:
 deploy:
   model: hostile_model-2
   environments: [qa_1, prod-eu]
+monitor:
+  data: "data/$(touch PWNED) ${{ github.token }}.csv"
+  schedule: "5 4 * * 1"
+  on_drift: [issue, fail]
 """
 
 
@@ -164,6 +169,8 @@ def test_least_privilege_and_timeouts(workflows: Path) -> None:
         allowed = {
             ("mlops-main.yml", "release"): {"contents"},
             ("mlops-pr.yml", "pipeline"): {"pull-requests"},
+            # The issue per model and environment; the history on its own branch.
+            ("mlops-monitor.yml", "monitor"): {"contents", "issues"},
         }
         assert writes == allowed.get((name, job_id), set()), (name, job_id)
 
@@ -208,6 +215,7 @@ def test_secrets_only_where_the_remote_is_used(workflows: Path) -> None:
         ("mlops-main.yml", "release"),
         ("mlops-main.yml", "deploy"),
         ("mlops-monitor.yml", "status"),
+        ("mlops-monitor.yml", "monitor"),  # it reads the version from the target
     }
     hostile = "hostile" in str(workflows)
     for name, job_id, job in _jobs(workflows):
@@ -261,3 +269,28 @@ def test_ci_values_that_could_break_a_workflow_are_refused(
     with pytest.raises(ConfigError) as info:
         load_workspace(tmp_path)
     assert info.value.problems[0].message.startswith(f"ci.{key}: the string ")
+
+
+def test_monitor_job_per_model_and_environment(workflows: Path) -> None:
+    data = _load(workflows, "mlops-monitor.yml")
+    if "hostile" not in str(workflows):
+        # No pipeline of the example declares monitor: only the status check runs.
+        assert sorted(data["jobs"]) == ["status"]
+        return
+    assert data["on"]["schedule"] == [{"cron": "5 4 * * 1"}]
+    job = data["jobs"]["monitor"]
+    steps = {s.get("id"): s for s in job["steps"]}
+    assert [steps[i]["env"] for i in ("monitor-1", "monitor-2")] == [
+        {"PIPELINE": "a_b-c", "ENV_NAME": "qa_1"},
+        {"PIPELINE": "a_b-c", "ENV_NAME": "prod-eu"},
+    ]
+    assert all(steps[i]["continue-on-error"] is True for i in ("monitor-1", "monitor-2"))
+    assert "github.event.schedule == '5 4 * * 1'" in steps["monitor-1"]["if"]
+    # Only the target's secrets (prod-eu is on S3), not the DVC remote's.
+    assert sorted(job["env"]) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    script = next(s for s in job["steps"] if "github-script" in s.get("uses", ""))
+    monitors = json.loads(script["env"]["MONITORS"])
+    assert [(m["model"], m["env"], m["fail"]) for m in monitors] == [
+        ("hostile_model-2", "qa_1", True),
+        ("hostile_model-2", "prod-eu", True),
+    ]

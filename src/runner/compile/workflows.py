@@ -9,7 +9,9 @@
 - mlops-deploy.yml: after a merged change to deployments.yaml, one job per
   changed environment, each with `environment:` (reviewers) and its own
   concurrency group that never cancels a deploy in progress.
-- mlops-monitor.yml: a schedule that checks environments serve what is desired.
+- mlops-monitor.yml: a schedule that checks environments serve what is desired and,
+  for pipelines with `monitor:`, runs `mlops monitor` per model and environment
+  (`_monitors`): one issue each, the results kept on the monitoring branch.
 
 Security is built in and tested: `permissions: {}` at the top and the least
 per job, actions pinned to commit SHAs, no user value inside `${{ }}` in a
@@ -19,13 +21,21 @@ jobs that need the remote, a timeout on every job.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from runner import __version__
 from runner.compile.header import header
 from runner.compile.templating import render
 from runner.config.load import Workspace
-from runner.layout import PIPELINES_DIR, PROJECT_FILE, WORKFLOW_DIR
+from runner.layout import (
+    MONITOR_BRANCH,
+    MONITOR_BRANCH_FILE,
+    MONITOR_HISTORY,
+    PIPELINES_DIR,
+    PROJECT_FILE,
+    WORKFLOW_DIR,
+)
 
 # Every action is pinned to the full commit of a release (name: (repo, sha, tag)).
 ACTIONS = {
@@ -64,6 +74,41 @@ def _schemes(ws: Workspace) -> set[str]:
     return schemes
 
 
+def _monitors(ws: Workspace) -> dict[str, Any]:
+    """The monitor job's context: one entry per (pipeline, environment) it watches, the
+    schedules they run on, and only the secrets of those environments' targets."""
+    monitors: list[dict[str, Any]] = []
+    kinds: set[str] = set()
+    for name, pfile in sorted(ws.pipelines.items()):
+        monitor, deploy = pfile.model.monitor, pfile.model.deploy
+        if monitor is None or deploy is None:
+            continue
+        for env in monitor.environments or deploy.environments:
+            if env in ws.project.environments:
+                kinds.add(ws.project.environments[env].target.kind)
+            monitors.append(
+                {
+                    "id": f"monitor-{len(monitors) + 1}",
+                    "pipeline": name,
+                    "model": deploy.model,
+                    "env": env,
+                    "schedule": monitor.schedule,
+                    "issue": "issue" in monitor.on_drift,
+                    "fail": "fail" in monitor.on_drift,
+                }
+            )
+    schedules = sorted({m["schedule"] for m in monitors}) or ["17 6 * * *"]
+    return {
+        "monitors": monitors,
+        "monitors_json": json.dumps(monitors, sort_keys=True),
+        "schedules": schedules,
+        "monitor_secrets": [pair for kind in sorted(kinds) for pair in SECRETS.get(kind, [])],
+        "monitor_history": MONITOR_HISTORY,
+        "monitor_branch": MONITOR_BRANCH,
+        "monitor_branch_file": MONITOR_BRANCH_FILE,
+    }
+
+
 def _context(ws: Workspace) -> dict[str, Any]:
     ci = ws.project.ci
     schemes = _schemes(ws)
@@ -85,6 +130,7 @@ def _context(ws: Workspace) -> dict[str, Any]:
         "first_env": envs[0] if envs else "",
         "pipelines": sorted(n for n, p in ws.pipelines.items() if p.model.deploy),
         "environments": [{"name": name} for name in envs],
+        **_monitors(ws),
     }
 
 
