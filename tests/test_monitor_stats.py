@@ -20,6 +20,7 @@ from scipy.spatial import distance
 from runner.config.models import Rule
 from runner.config.monitor import Monitor
 from runner.config.reference import NumericStats
+from runner.ml.features import Kind
 from runner.ml.reference import column_stats
 from runner.monitor import drift
 from runner.monitor import stats as ours
@@ -34,7 +35,7 @@ def check(
     reference: dict[str, Any],
     current: dict[str, Any],
     config: Monitor[Rule] | None = None,
-    kinds: dict[str, str] | None = None,
+    kinds: dict[str, Kind] | None = None,
 ) -> dict[str, ColumnResult]:
     """Run the column checks on plain lists/arrays, the reference built from `reference`."""
     kinds = kinds or {}

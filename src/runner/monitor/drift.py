@@ -10,6 +10,7 @@ for the number of columns tested (Holm by default).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ def default_test(kind: str, sample: int, settings: Monitor[Any]) -> str:
 
 
 def check_columns(
-    reference: dict[str, NumericStats | CategoricalStats],
+    reference: Mapping[str, NumericStats | CategoricalStats],
     prediction: NumericStats | CategoricalStats | None,
     columns: dict[str, Any],
     predictions: Any | None,
