@@ -260,3 +260,69 @@ def _decode_png(data: bytes) -> list[tuple[int, int, int]]:
         previous = image[y]
     rgb = image.reshape(height, width, channels)[:, :, :3].reshape(-1, 3)
     return [tuple(p) for p in rgb.tolist()]  # type: ignore[misc]
+
+
+def test_bad_input_exits_2_with_one_line(served: Served, tmp_path: Path) -> None:
+    missing = _monitor(served, "--data", str(tmp_path / "nosuch.csv"))
+    assert (missing.returncode, missing.stderr.splitlines()[0]) == (
+        2,
+        f"error: {tmp_path / 'nosuch.csv'}: no such file or folder",
+    )
+    both = _monitor(served, "--data", "x.csv", "--since", "1h")
+    assert (both.returncode, both.stderr.splitlines()[0]) == (
+        2,
+        "error: --since applies to the prediction log, not to --data",
+    )
+    data = tmp_path / "rows.csv"
+    _rows(served.root).to_csv(data, index=False)
+    pipeline = served.root / "pipelines/iris.yaml"
+    text = pipeline.read_text()
+    try:
+        pipeline.write_text(text + "  columns: {colour: {key: true}}\n")
+        unknown = _monitor(served, "--data", str(data))
+        line = len(text.splitlines()) + 1
+        assert (unknown.returncode, unknown.stderr.splitlines()[0]) == (
+            2,
+            f"pipelines/iris.yaml:{line}:13: error: monitor.columns: no column named 'colour' "
+            "in the model or the data",
+        )
+        pipeline.write_text(text + "  columns: {sepal_width_cm: {test: chi2}}\n")
+        mismatch = _monitor(served, "--data", str(data))
+        assert (mismatch.returncode, mismatch.stderr.splitlines()[0]) == (
+            2,
+            f"pipelines/iris.yaml:{line}:36: error: monitor.columns.sepal_width_cm.test: "
+            "chi2 needs a categorical column, 'sepal_width_cm' is numeric",
+        )
+    finally:
+        pipeline.write_text(text)
+    assert "Traceback" not in unknown.stderr + mismatch.stderr
+
+
+def test_a_version_without_reference_statistics_gets_a_clear_message(
+    served: Served, tmp_path: Path
+) -> None:
+    from runner.deploy.targets import open_target
+    from runner.deploy.targets.base import Pointer
+    from runner.fsutil import manifest, manifest_digest
+    from runner.project.workspace import open_workspace
+
+    ws = open_workspace(served.root)
+    target = open_target(ws.project.environments["staging"].target, served.root)
+    old = tmp_path / "old"
+    shutil.copytree(served.root / "outputs/iris/train/model", old)
+    (old / "reference.json").unlink()  # as every version trained before monitoring had it
+    files = manifest(old)
+    target.upload(MODEL, "v0.0.9", old, files)
+    current = target.current(MODEL)
+    assert current is not None
+    pointer = Pointer(model=MODEL, version="v0.0.9", digest=manifest_digest(files))
+    target.switch(MODEL, current, pointer)
+    try:
+        proc = _monitor(served, "--data", str(tmp_path / "any.csv"))
+    finally:
+        target.switch(MODEL, pointer, current)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[0] == (
+        "error: staging runs iris-classifier v0.0.9, which has no reference statistics "
+        "(reference.json): it was trained before mlops-runner kept them"
+    )

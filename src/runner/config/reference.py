@@ -94,9 +94,10 @@ class Reference(BaseModel):
 
 
 def serialise(reference: Reference) -> str:
-    """The text of `reference.json`: indented JSON with sorted keys and a final newline."""
+    """The text of `reference.json`: indented JSON and a final newline, columns in the
+    model's order (fields in their declared order, so the same data gives the same bytes)."""
     data = reference.model_dump(mode="json", by_alias=True)
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return json.dumps(data, indent=2) + "\n"
 
 
 def parse(text: str | bytes, where: str) -> Reference:
