@@ -1,4 +1,4 @@
-"""The drift statistics, on numpy arrays: each a thin, tested layer over scipy's.
+"""The drift statistics, on numpy arrays, each equal to scipy's (tested).
 
 Every function takes what the reference record keeps (a sorted sample, bin
 counts, category counts) and the current values, so the training data is never
@@ -62,11 +62,20 @@ def chi2(reference: Sequence[int], current: Sequence[int]) -> Outcome:
 
 
 def wasserstein(reference: np.ndarray, current: np.ndarray, scale: float) -> Outcome:
-    """Earth mover's distance (scipy.stats.wasserstein_distance) divided by `scale`,
-    the reference's standard deviation, so one threshold fits every column."""
-    from scipy import stats
+    """Earth mover's distance divided by `scale`, the reference's standard deviation, so
+    one threshold fits every column. The same integral of |F - G| over the merged values
+    as scipy.stats.wasserstein_distance, without its weights: np.sort instead of argsort,
+    and the merge of two sorted runs, a few times faster on a million rows."""
+    import numpy as np
 
-    distance = float(stats.wasserstein_distance(reference, current))
+    u = np.sort(reference)
+    v = np.sort(current)
+    merged = np.sort(np.concatenate([u, v]), kind="stable")  # two sorted runs: a merge
+    deltas = np.diff(merged)
+    points = merged[:-1]
+    u_cdf = np.searchsorted(u, points, side="right") / len(u)
+    v_cdf = np.searchsorted(v, points, side="right") / len(v)
+    distance = float(np.sum(np.abs(u_cdf - v_cdf) * deltas))
     return Outcome(distance / scale if scale > 0 else (0.0 if distance == 0 else float("inf")))
 
 
@@ -80,11 +89,19 @@ def shares(counts: Counts) -> np.ndarray:
 
 
 def jensenshannon(reference: Counts, current: Counts) -> Outcome:
-    """Jensen-Shannon distance of two count or share vectors over the same bins
-    (scipy.spatial.distance.jensenshannon, natural logarithm, as Evidently uses)."""
-    from scipy.spatial import distance
+    """Jensen-Shannon distance of two count or share vectors over the same bins, natural
+    logarithm (Evidently's choice): scipy.spatial.distance.jensenshannon's formula in
+    numpy, so the large-sample path never pays for importing scipy."""
+    import numpy as np
 
-    return Outcome(float(distance.jensenshannon(shares(reference), shares(current))))
+    p, q = shares(reference), shares(current)
+    m = (p + q) / 2
+
+    def relative_entropy(x: np.ndarray) -> float:
+        inside = x > 0
+        return float(np.sum(x[inside] * np.log(x[inside] / m[inside])))
+
+    return Outcome(float(np.sqrt(max(relative_entropy(p) + relative_entropy(q), 0.0) / 2)))
 
 
 def psi(reference: Counts, current: Counts) -> Outcome:
