@@ -11,8 +11,10 @@ then checks the current table. Evidently reads both parquet files and runs
 on first use: `pip install evidently "pandas<3"`).
 
 Each side runs as its own process, rounds alternating which goes first, so machine
-noise hits both alike. Reported per size: median wall time and peak memory (the
-process's max RSS, from wait4), their ratios, and how many columns get the same
+noise hits both alike. The data and the model are made by a child process (`--setup`),
+so the measuring process stays small: a child's max RSS starts from its parent's at fork.
+Reported per size: median wall time and peak memory (the process's max RSS, from
+wait4), their ratios, and how many columns get the same
 verdict, overall and on the 50 columns whose drift (or its absence) is unambiguous.
 
     .venv/bin/python benchmarks/monitor_vs_evidently.py [--sizes 100000 1000000] [--rounds 3]
@@ -124,11 +126,25 @@ def wrapped(cmd: list[str], cwd: Path) -> tuple[float, float, str, int]:
     return wall, usage.ru_maxrss / 1024, out.decode(), code
 
 
+def setup(folder: Path, rows: int) -> None:
+    """In its own process: the data, the project and the deployed model, in `folder`."""
+    reference, _, drifted = make_data(rows, folder)
+    project = folder / "project"
+    mlops = str(Path(sys.executable).parent / "mlops")
+    subprocess.run([mlops, "init", str(project)], check=True, capture_output=True)
+    deploy_reference(project, reference)
+    (folder / "drifted.json").write_text(json.dumps(sorted(drifted)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--setup", nargs=2, metavar=("FOLDER", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.setup:
+        setup(Path(args.setup[0]), int(args.setup[1]))
+        return
     python = evidently_python()
     mlops = str(Path(sys.executable).parent / "mlops")
     rows_out = []
@@ -136,10 +152,14 @@ def main() -> None:
         for size in args.sizes:
             folder = Path(tmp) / str(size)
             folder.mkdir()
-            reference, current, drifted = make_data(size, folder)
+            subprocess.run(
+                [sys.executable, __file__, "--setup", str(folder), str(size)],
+                check=True,
+                capture_output=True,
+            )
+            current = folder / "current.parquet"
+            drifted = set(json.loads((folder / "drifted.json").read_text()))
             project = folder / "project"
-            subprocess.run([mlops, "init", str(project)], check=True, capture_output=True)
-            deploy_reference(project, reference)
             ours_cmd = [
                 mlops,
                 "monitor",
@@ -207,7 +227,8 @@ def main() -> None:
             )
     print()
     print(
-        "| rows x 50 columns | mlops monitor | Evidently | speed-up | peak memory mlops / Evidently | verdicts agree | right (mlops / Evidently) |"
+        "| rows x 50 columns | mlops monitor | Evidently | speed-up | peak memory mlops / "
+        "Evidently | verdicts agree | right (mlops / Evidently) |"
     )
     print("|---|---|---|---|---|---|---|")
     for size, t1, t2, m1, m2, same, r1, r2, n in rows_out:
