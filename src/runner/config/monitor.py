@@ -44,7 +44,7 @@ class ColumnOverride(_Strict):
     ignore: bool = False
 
 
-class Performance(_Strict, Generic[R]):
+class PerformanceRules(_Strict, Generic[R]):
     """Rules on the model's metrics on current data that carries the target."""
 
     # Same form as gates.rules; change rules compare with the metrics at registration.
@@ -80,7 +80,7 @@ class Monitor(_Strict, Generic[R]):
     # What mlops-monitor.yml does on drift: open or update an issue, fail the run.
     on_drift: list[DriftAction] = Field(default_factory=lambda: _ISSUE)
     columns: dict[str, ColumnOverride] = Field(default_factory=dict)
-    performance: Performance[R] | None = None
+    performance: PerformanceRules[R] | None = None
 
     @field_validator("since")
     @classmethod
