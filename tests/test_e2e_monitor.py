@@ -161,6 +161,12 @@ def test_unshifted_traffic_passes_and_shifted_traffic_names_the_column(served: S
         "ok",
     ]
 
+    markdown = _monitor(served, "--format", "markdown")
+    lines = markdown.stdout.splitlines()
+    assert lines[0] == "<!-- mlops-monitor:iris-classifier:staging -->"
+    assert lines[1] == "## 🔴 `iris-classifier` v0.1.0 on `staging`: drift"
+    assert any(line.startswith(f"| `{SHIFTED}` | numeric | **drift** | ks p=") for line in lines)
+
     history = served.sh("mlops", "history", "--format", "json", cwd=served.root)
     checks = [e for e in json.loads(history.stdout)["events"] if e["kind"] == "monitored"]
     assert [(e["env"], e["version"], e["detail"].split(":")[0]) for e in checks] == [

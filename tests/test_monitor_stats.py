@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from scipy import stats as sps
@@ -277,3 +278,20 @@ def test_a_test_that_does_not_fit_the_type_is_refused() -> None:
             {"x": np.linspace(0, 1, 100)},
             settings(columns={"x": {"test": "chi2"}}),
         )
+
+
+def test_no_rows_at_all_is_not_enough_data_everywhere() -> None:
+    refs = {
+        "x": column_stats(np.linspace(0, 1, 100), "numeric", "float64"),
+        "k": column_stats(pd.Series(["a", "b"] * 50), "categorical", "object"),
+    }
+    empty = {name: pa.chunked_array([], pa.null()) for name in refs}
+    prediction = column_stats(pd.Series(["a", "b"] * 50), "categorical", "object")
+    results = drift.check_columns(
+        refs, prediction, empty, pa.chunked_array([], pa.null()), settings()
+    )
+    assert [(r.name, r.status) for r in results] == [
+        ("x", "not enough data"),
+        ("k", "not enough data"),
+        ("prediction", "not enough data"),
+    ]
