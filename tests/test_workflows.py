@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -294,3 +295,18 @@ def test_monitor_job_per_model_and_environment(workflows: Path) -> None:
         ("hostile_model-2", "qa_1", True),
         ("hostile_model-2", "prod-eu", True),
     ]
+
+
+def test_github_scripts_parse_as_javascript(workflows: Path, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    for name, job_id, job in _jobs(workflows):
+        for i, step in enumerate(job["steps"]):
+            if "github-script" not in step.get("uses", ""):
+                continue
+            # actions/github-script runs the script as the body of an async function.
+            source = tmp_path / f"{job_id}-{i}.js"
+            source.write_text(f"(async function () {{\n{step['with']['script']}\n}});\n")
+            proc = _run(node, "--check", str(source), cwd=tmp_path)
+            assert proc.returncode == 0, (name, job_id, proc.stderr)
