@@ -265,7 +265,11 @@ JSON_VERBS: dict[str, tuple[list[str], Callable[[Sh, Path], None] | None]] = {
     "history": (["history"], None),
 }
 # Verbs whose one JSON document is checked where their slow run happens anyway.
-JSON_ELSEWHERE = {"reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical"}
+JSON_ELSEWHERE = {
+    "reproduce": "tests/test_e2e_reproduce.py::test_reproduce_reports_identical",
+    "monitor": "tests/test_e2e_monitor.py::"
+    "test_unshifted_traffic_passes_and_shifted_traffic_names_the_column",
+}
 
 
 def test_every_json_verb_is_covered() -> None:
