@@ -106,14 +106,14 @@ def _current(
             "give either --data PATH or --since DURATION",
         )
     if data is not None:
-        return read_file(Path(data), deployed.reference)
+        return read_file(Path(data))
     if settings.data != PREDICTIONS:
         if since is not None:
             raise UsageError(
                 f"--since applies to the prediction log, but monitor.data names {settings.data}",
                 "leave out --since, or give the log's rows another way with --data",
             )
-        return read_file(ws.root / settings.data, deployed.reference)
+        return read_file(ws.root / settings.data)
     window = since or settings.since
     if window is not None and since is not None:
         try:

@@ -36,7 +36,7 @@ class Current:
     notes: list[str] = field(default_factory=list)
 
 
-def read_file(path: Path, reference: Reference) -> Current:
+def read_file(path: Path) -> Current:
     """A CSV or parquet file (or a folder of parquet files)."""
     table = _read_table(path)
     columns = {str(name): table.column(name) for name in table.column_names}

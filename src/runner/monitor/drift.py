@@ -286,14 +286,10 @@ def _value_counts(data: Any) -> dict[str, int]:
     counts = pc.value_counts(data)
     keys = counts.field("values").to_pylist()
     return {
-        _text(k): int(n)
+        str(k): int(n)
         for k, n in zip(keys, counts.field("counts").to_pylist(), strict=True)
         if k is not None
     }
-
-
-def _text(value: Any) -> str:
-    return str(value)
 
 
 def _numeric_plot(reference: np.ndarray, current: np.ndarray) -> Plot:
