@@ -142,8 +142,7 @@ def assess(
     predictions = current.predictions
     perf: Performance | None = None
     notes = list(current.notes)
-    target = current.columns.get(reference.target)
-    if target is not None:
+    if reference.target in current.columns:
         predicted, perf, note = _performance(ws, deployed, current, settings)
         notes += [note] if note else []
         if predictions is None:
@@ -161,6 +160,7 @@ def assess(
             predictions,
             settings,
             expected_extra=(reference.target,),
+            rows=current.rows,
         )
     except drift.TestMismatch as exc:
         name = str(exc).split("'")[1]

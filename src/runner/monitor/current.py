@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,14 +31,55 @@ class Current:
 
     source: str
     rows: int
-    columns: dict[str, Any]
+    columns: Mapping[str, Any]
     predictions: Any | None = None
     skipped_rows: int = 0  # prediction log rows another version answered
     notes: list[str] = field(default_factory=list)
 
 
+class ParquetColumns(Mapping[str, Any]):
+    """The columns of one parquet file, each read when asked for and not kept: a million
+    rows by 50 columns then never sit in memory at once."""
+
+    def __init__(self, path: Path, names: list[str]) -> None:
+        self.path = path
+        self.names = names
+
+    def __getitem__(self, name: str) -> Any:
+        import pyarrow.parquet as pq
+
+        if name not in self.names:
+            raise KeyError(name)
+        return pq.ParquetFile(self.path).read(columns=[name]).column(0)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 def read_file(path: Path) -> Current:
     """A CSV or parquet file (or a folder of parquet files)."""
+    if path.is_file() and path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise CheckFailed(
+                f"{path}: cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                "check that the file is a valid parquet file",
+            ) from None
+        names = [str(n) for n in meta.schema_arrow.names]
+        features = ParquetColumns(path, [n for n in names if n != PREDICTION_COLUMN])
+        predictions = (
+            ParquetColumns(path, [PREDICTION_COLUMN])[PREDICTION_COLUMN]
+            if PREDICTION_COLUMN in names
+            else None
+        )
+        return Current(str(path), meta.metadata.num_rows, features, predictions)
     table = _read_table(path)
     columns = {str(name): table.column(name) for name in table.column_names}
     predictions = columns.pop(PREDICTION_COLUMN, None)

@@ -54,11 +54,12 @@ def default_test(kind: str, sample: int, settings: Monitor[Any]) -> str:
 def check_columns(
     reference: Mapping[str, NumericStats | CategoricalStats],
     prediction: NumericStats | CategoricalStats | None,
-    columns: dict[str, Any],
+    columns: Mapping[str, Any],
     predictions: Any | None,
     settings: Monitor[Any],
     *,
     expected_extra: tuple[str, ...] = (),
+    rows: int | None = None,
 ) -> list[ColumnResult]:
     """A result for every reference column, the predictions and every added column."""
     pending: dict[str, _Pending] = {}
@@ -77,7 +78,12 @@ def check_columns(
         if name in reference or name in expected_extra or override.ignore:
             continue
         pending[name] = _Pending(
-            {"name": name, "role": "added", "kind": "", "current_rows": len(columns[name])},
+            {
+                "name": name,
+                "role": "added",
+                "kind": "",
+                "current_rows": rows if rows is not None else len(columns[name]),
+            },
             reasons=["not in the training data"],
         )
     raw = {k: p.fields["p_value"] for k, p in pending.items() if p.alpha is not None}
