@@ -9,7 +9,7 @@ both sides use (`bin_counts`).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -138,8 +138,3 @@ def equal_frequency_edges(values: np.ndarray, bins: int = BINS) -> list[float]:
         return []
     inner = np.quantile(values, np.linspace(0.0, 1.0, bins + 1)[1:-1])
     return [float(e) for e in np.unique(inner)]
-
-
-def plain(value: Any) -> Any:
-    """A numpy scalar as the Python value (JSON cannot hold numpy types)."""
-    return value.item() if hasattr(value, "item") else value
