@@ -52,6 +52,9 @@ class ParquetColumns(Mapping[str, Any]):
             raise KeyError(name)
         return pq.ParquetFile(self.path).read(columns=[name]).column(0)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.names  # without reading the column, as Mapping's would
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
