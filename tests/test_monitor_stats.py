@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -295,3 +296,20 @@ def test_no_rows_at_all_is_not_enough_data_everywhere() -> None:
         ("k", "not enough data"),
         ("prediction", "not enough data"),
     ]
+
+
+def test_a_parquet_file_is_read_column_by_column(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from runner.monitor.current import read_file
+
+    path = tmp_path / "scored.parquet"
+    pq.write_table(
+        pa.table({"x": [1.0, None, 3.0], "prediction": ["a", "b", "a"], "id": [7, 8, 9]}), path
+    )
+    current = read_file(path)
+    assert (current.rows, list(current.columns), "x" in current.columns) == (3, ["x", "id"], True)
+    assert current.columns["x"].to_pylist() == [1.0, None, 3.0]
+    assert current.predictions is not None and current.predictions.to_pylist() == ["a", "b", "a"]
+    with pytest.raises(KeyError):
+        current.columns["prediction"]
