@@ -261,6 +261,63 @@ CASES: list[tuple[str, str, str | None, str | bytes, str]] = [
         "metrics: [accuracy, f1]",
         "pipelines/iris.yaml:21:32: error: stages.evaluate.with.metrics[1]: the string 'f1' is not allowed",
     ),
+    # ---- pipelines/iris.yaml: monitor:
+    (
+        "monitor-unknown-key",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {alpah: 0.1}\n",
+        "pipelines/iris.yaml:31:11: error: monitor.alpah: unknown key 'alpah' (did you mean 'alpha'?)",
+    ),
+    (
+        "monitor-since",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {since: 3 days}\n",
+        "pipelines/iris.yaml:31:18: error: monitor.since: '3 days' is not a duration such as 30m, 24h, 7d or 2w",
+    ),
+    (
+        "monitor-schedule",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {schedule: daily}\n",
+        "pipelines/iris.yaml:31:21: error: monitor.schedule: 'daily' is not a cron schedule of five fields (minute hour day month weekday)",
+    ),
+    (
+        "monitor-environment",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {environments: [prod]}\n",
+        "pipelines/iris.yaml:31:26: error: monitor.environments: the model is not deployed to 'prod'",
+    ),
+    (
+        "monitor-rule-without-bound",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {performance: {rules: [{metric: accuracy}]}}\n",
+        "pipelines/iris.yaml:31:33: error: monitor.performance.rules[0]: rule has no bound: give at least one of min, max, max_drop, max_rise, max_drop_rel, max_rise_rel",
+    ),
+    (
+        "monitor-unknown-test",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {columns: {x: {test: anova}}}\n",
+        "pipelines/iris.yaml:31:31: error: monitor.columns.x.test: the string 'anova' is not allowed",
+    ),
+    (
+        "monitor-drift-share",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {drift_share: 0}\n",
+        "pipelines/iris.yaml:31:24: error: monitor.drift_share: must be greater than 0.0, got 0",
+    ),
+    (
+        "monitor-on-drift",
+        P,
+        "  environments: [staging, production]\n",
+        "  environments: [staging, production]\nmonitor: {on_drift: [email]}\n",
+        "pipelines/iris.yaml:31:22: error: monitor.on_drift[0]: the string 'email' is not allowed (did you mean 'fail'?)",
+    ),
     # ---- pipelines/iris.yaml: YAML safety
     (
         "duplicate-key",

@@ -270,6 +270,8 @@ JSON_ELSEWHERE = {
     "ci": "tests/test_ci_verbs.py::test_collect_takes_results_not_data_or_models",
     "import": "tests/test_dvc_features.py::test_import_reports_what_it_could_not_carry",
     "collect": "tests/test_e2e_shards.py::test_sharded_sweep_trains_each_variant_once",
+    "monitor": "tests/test_e2e_monitor.py::"
+    "test_unshifted_traffic_passes_and_shifted_traffic_names_the_column",
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +72,10 @@ gates:
 deploy:
   model: hostile_model-2
   environments: [qa_1, prod-eu]
+monitor:
+  data: "data/$(touch PWNED) ${{ github.token }}.csv"
+  schedule: "5 4 * * 1"
+  on_drift: [issue, fail]
 """
 
 
@@ -179,9 +185,16 @@ PERMISSIONS = {
     ("mlops-deploy.yml", "deploy-prod-eu"): {"contents": "read"},
     ("mlops-deploy.yml", "deploy-staging"): {"contents": "read"},
     ("mlops-deploy.yml", "deploy-production"): {"contents": "read"},
+    ("mlops-monitor.yml", "status"): {"contents": "read"},
+    # The issue per model and environment; the history on its own branch.
+    ("mlops-monitor.yml", "monitor"): {"contents": "write", "issues": "write"},
 }
 REMOTE = {"secrets.MLOPS_REMOTE_AWS_ACCESS_KEY_ID", "secrets.MLOPS_REMOTE_AWS_SECRET_ACCESS_KEY"}
 TARGET = {"secrets.MLOPS_TARGET_AWS_ACCESS_KEY_ID", "secrets.MLOPS_TARGET_AWS_SECRET_ACCESS_KEY"}
+MONITOR = {
+    "secrets.MLOPS_MONITOR_AWS_ACCESS_KEY_ID",
+    "secrets.MLOPS_MONITOR_AWS_SECRET_ACCESS_KEY",
+}
 HOSTILE_SECRETS = {
     ("mlops-pr.yml", "pipeline"): REMOTE,
     ("mlops-pr.yml", "results"): {"github.token"},
@@ -192,6 +205,8 @@ HOSTILE_SECRETS = {
     # An S3 target's credentials are the environment's, and read the remote too.
     ("mlops-deploy.yml", "deploy-prod-eu"): TARGET,
     ("mlops-monitor.yml", "status"): REMOTE,
+    # Read-only credentials of the monitored targets, never the deploy jobs' own.
+    ("mlops-monitor.yml", "monitor"): MONITOR,
 }
 EXAMPLE_SECRETS = {
     ("mlops-pr.yml", "results"): {"github.token"},
@@ -213,8 +228,7 @@ def test_every_job_has_exactly_the_permissions_and_secrets_it_uses(workflows: Pa
     expected = HOSTILE_SECRETS if "hostile" in str(workflows) else EXAMPLE_SECRETS
     for name, job_id, job in _jobs(workflows):
         assert isinstance(job["timeout-minutes"], int), (name, job_id)
-        if (name, job_id) != ("mlops-monitor.yml", "status"):  # helper h14's
-            assert job["permissions"] == PERMISSIONS[(name, job_id)], (name, job_id)
+        assert job["permissions"] == PERMISSIONS[(name, job_id)], (name, job_id)
         assert _secrets_of(job) == expected.get((name, job_id), set()), (name, job_id)
         text = (workflows / name).read_text()
         for line in text.splitlines():
@@ -241,6 +255,9 @@ def test_actions_pinned_to_commits_with_version_comments(workflows: Path) -> Non
 
 
 PUSHERS = {("mlops-main.yml", "tag"), ("mlops-pr.yml", "results")}
+# Jobs with `contents: write` that push nothing through git: the monitor job writes its
+# history to its own branch through the API and runs no pipeline.
+WRITERS = PUSHERS | {("mlops-monitor.yml", "monitor")}
 
 
 def test_checkout_keeps_no_credentials_except_where_pushing(workflows: Path) -> None:
@@ -256,7 +273,7 @@ def test_jobs_that_write_run_no_pipeline_and_hold_no_remote_secret(workflows: Pa
         writes = {k for k, v in job["permissions"].items() if v == "write" and k == "contents"}
         runs = [step.get("run", "") for step in job["steps"]]
         if writes:
-            assert (name, job_id) in PUSHERS
+            assert (name, job_id) in WRITERS
             assert not any(r.startswith(("mlops run", "dvc ", "mlops register")) for r in runs)
             assert not _secrets_of(job) & (REMOTE | TARGET), (name, job_id)
 
@@ -381,3 +398,43 @@ def test_the_gate_in_ci_uses_the_pipelines_declared_baseline(workflows: Path) ->
         for step in job["steps"]:
             if step.get("run", "").startswith("mlops gate"):
                 assert "--baseline" not in step["run"], (name, job_id)
+
+
+def test_monitor_job_per_model_and_environment(workflows: Path) -> None:
+    data = _load(workflows, "mlops-monitor.yml")
+    if "hostile" not in str(workflows):
+        # No pipeline of the example declares monitor: only the status check runs.
+        assert sorted(data["jobs"]) == ["status"]
+        return
+    assert data["on"]["schedule"] == [{"cron": "5 4 * * 1"}]
+    job = data["jobs"]["monitor"]
+    steps = {s.get("id"): s for s in job["steps"]}
+    assert [steps[i]["env"] for i in ("monitor-1", "monitor-2")] == [
+        {"PIPELINE": "a_b-c", "ENV_NAME": "qa_1"},
+        {"PIPELINE": "a_b-c", "ENV_NAME": "prod-eu"},
+    ]
+    assert all(steps[i]["continue-on-error"] is True for i in ("monitor-1", "monitor-2"))
+    assert "github.event.schedule == '5 4 * * 1'" in steps["monitor-1"]["if"]
+    # Only the target's secrets (prod-eu is on S3), not the DVC remote's.
+    assert sorted(job["env"]) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    script = next(s for s in job["steps"] if "github-script" in s.get("uses", ""))
+    monitors = json.loads(script["env"]["MONITORS"])
+    assert [(m["model"], m["env"], m["fail"]) for m in monitors] == [
+        ("hostile_model-2", "qa_1", True),
+        ("hostile_model-2", "prod-eu", True),
+    ]
+
+
+def test_github_scripts_parse_as_javascript(workflows: Path, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    for name, job_id, job in _jobs(workflows):
+        for i, step in enumerate(job["steps"]):
+            if "github-script" not in step.get("uses", ""):
+                continue
+            # actions/github-script runs the script as the body of an async function.
+            source = tmp_path / f"{job_id}-{i}.js"
+            source.write_text(f"(async function () {{\n{step['with']['script']}\n}});\n")
+            proc = _run(node, "--check", str(source), cwd=tmp_path)
+            assert proc.returncode == 0, (name, job_id, proc.stderr)

@@ -44,6 +44,13 @@ def predictions_dir(env: str) -> str:
     return f"{MLOPS_DIR}/predictions/{env}"
 
 
+# What `mlops monitor --record` appends to (one JSON line per check), and the branch
+# mlops-monitor.yml keeps it on (at its root, as MONITOR_BRANCH_FILE), apart from main.
+MONITOR_HISTORY = f"{MLOPS_DIR}/monitor/history.jsonl"
+MONITOR_BRANCH = "mlops-monitor"
+MONITOR_BRANCH_FILE = "history.jsonl"
+
+
 # What the stages write (DVC outputs).
 OUTPUT_ROOT = "outputs"
 

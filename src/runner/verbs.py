@@ -302,6 +302,42 @@ def _status_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _monitor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pipeline", metavar="PIPELINE", help="the pipeline whose model to monitor")
+    p.add_argument(
+        "--env", required=True, metavar="ENV", help="the environment whose model and data to check"
+    )
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="the current data: a .csv or .parquet file, or a folder of parquet files "
+        "(default: monitor.data, else the environment's prediction log)",
+    )
+    p.add_argument(
+        "--since",
+        metavar="DURATION",
+        help="read the prediction log this far back, e.g. 24h or 7d (default: monitor.since, "
+        "else all of it)",
+    )
+    p.add_argument(
+        "--html",
+        dest="html_path",
+        metavar="FILE",
+        help="also write a self-contained HTML report with each column's distributions",
+    )
+    p.add_argument(
+        "--markdown",
+        dest="markdown_path",
+        metavar="FILE",
+        help="also write the report as Markdown (for an issue or job summary)",
+    )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="append the verdict to the monitoring history that `mlops history` shows",
+    )
+
+
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="MODEL@VERSION", help="the version, e.g. iris-classifier@v0.1.0")
 
@@ -607,6 +643,23 @@ VERBS: tuple[Verb, ...] = (
         "records into one timeline.",
         ("mlops history", "mlops history iris-classifier --format json"),
         _history_args,
+    ),
+    Verb(
+        "monitor",
+        "check current data against the deployed version's training data: drift, performance",
+        "Compare the data an environment sees (its prediction log from `mlops serve`, or a "
+        "file) with the reference statistics stored with the version it runs: a test per "
+        "column chosen by type and sample size, schema changes, missing values, new "
+        "categories, prediction drift and, when the data carries the target, the metrics "
+        "against those recorded at registration (monitor.performance.rules, in the form of "
+        "gate rules). Exits 0 when nothing drifted, 1 on drift or degradation, 2 on bad input.",
+        (
+            "mlops monitor iris --env staging",
+            "mlops monitor iris --env staging --since 24h --html report.html",
+            "mlops monitor iris --env production --data labelled.parquet --format json",
+        ),
+        _monitor_args,
+        formats=("text", "json", "markdown"),
     ),
     Verb(
         "reproduce",

@@ -32,6 +32,7 @@ def test_model_directory_contents(iris: Run) -> None:
         "model.skops",
         "model.skops.sha256",
         "profile.json",
+        "reference.json",
     ]
     digest = hashlib.sha256((iris.model / "model.skops").read_bytes()).hexdigest()
     assert (iris.model / "model.skops.sha256").read_text() == f"{digest}  model.skops\n"
@@ -90,8 +91,46 @@ def test_same_data_and_seed_give_identical_files(tmp_path: Path, iris: Run) -> N
         "sklearn.ensemble.RandomForestClassifier",
         params={"n_estimators": 10},
     )
-    for name in ("model.skops", "model.skops.sha256", "meta.json", "profile.json"):
+    for name in (
+        "model.skops",
+        "model.skops.sha256",
+        "meta.json",
+        "profile.json",
+        "reference.json",
+    ):
         assert (tmp_path / "model" / name).read_bytes() == (iris.model / name).read_bytes(), name
+
+
+def test_reference_statistics(iris: Run) -> None:
+    from runner.config.reference import NumericStats, parse
+
+    text = (iris.model / "reference.json").read_text()
+    ref = parse(text, "reference.json")
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
+    assert ref.task == "classification" and ref.target == "species"
+    train = pd.read_parquet(iris.train)
+    assert ref.rows == len(train) and list(ref.columns) == list(train.columns.drop("species"))
+    petal = ref.columns["petal_length_cm"]
+    assert isinstance(petal, NumericStats)
+    # Fewer rows than the sample size: the sample is every value, sorted.
+    assert petal.sample == sorted(train["petal_length_cm"].tolist())
+    assert sum(petal.counts) == petal.count == len(train)
+    assert len(petal.counts) == len(petal.edges) + 1
+    assert ref.target_stats.kind == "categorical"
+    assert ref.prediction.kind == "categorical" and ref.prediction.count == len(train)
+
+
+def test_reference_of_a_regressor_and_a_large_column(tmp_path: Path) -> None:
+    from runner.config.reference import SAMPLE_SIZE, NumericStats
+    from runner.ml.reference import column_stats
+
+    stats = column_stats(pd.Series(range(20000), dtype="float64"), "numeric", "float64")
+    assert isinstance(stats, NumericStats)
+    assert len(stats.sample) == SAMPLE_SIZE and stats.sample == sorted(stats.sample)
+    assert len(set(stats.sample)) == SAMPLE_SIZE  # drawn without replacement
+    assert stats.counts == [1000] * 20  # equal-frequency bins
+    again = column_stats(pd.Series(range(20000), dtype="float64"), "numeric", "float64")
+    assert again == stats  # a seeded sample: the same data gives the same file
 
 
 def test_retrain_replaces_directory(tmp_path: Path, iris: Run) -> None:

@@ -13,6 +13,7 @@
   changed environment, each with `environment:` (reviewers, its secrets) and its
   own concurrency group that never cancels a deploy in progress.
 - mlops-monitor.yml: a schedule that checks environments serve what is desired.
+        **_monitors(ws),
 
 Security is built in and tested: `permissions: {}` at the top and exactly what
 each job uses, actions pinned to commit SHAs, no user value inside `${{ }}` in a
@@ -22,12 +23,20 @@ it uses, installs that resolve no unpinned name, a timeout on every job.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from runner.compile.header import header
 from runner.compile.templating import render
 from runner.config.load import Workspace
-from runner.layout import PIPELINES_DIR, PROJECT_FILE, WORKFLOW_DIR
+from runner.layout import (
+    MONITOR_BRANCH,
+    MONITOR_BRANCH_FILE,
+    MONITOR_HISTORY,
+    PIPELINES_DIR,
+    PROJECT_FILE,
+    WORKFLOW_DIR,
+)
 
 # Every action is pinned to the full commit of a release (name: (repo, sha, tag)).
 ACTIONS = {
@@ -42,6 +51,12 @@ ACTIONS = {
         "actions/download-artifact",
         "d3f86a106a0bac45b974a628896c90dbdf5c8093",
         "v4.3.0",
+    ),
+    # The monitor job's one issue per model and environment.
+    "github_script": (
+        "actions/github-script",
+        "60a0d83039c74a4aee543508d2ffcb1c3799cdea",
+        "v7.0.1",
     ),
 }
 
@@ -58,6 +73,10 @@ CREDENTIALS = {
 # and an S3 target), the deploy job uses the environment's.
 REMOTE_PREFIX = "MLOPS_REMOTE_"
 TARGET_PREFIX = "MLOPS_TARGET_"
+# `mlops monitor` reads the deployed version from each monitored target with read-only
+# credentials of their own (repository secrets MLOPS_MONITOR_<VAR>), never the deploy
+# jobs' environment secrets.
+MONITOR_PREFIX = "MLOPS_MONITOR_"
 
 # How each kind of `ci.install` is installed: (what, command). A requirements file
 # is installed with --require-hashes and --no-deps, so pip resolves no name at all.
@@ -81,6 +100,41 @@ def _remote_schemes(ws: Workspace) -> set[str]:
 def _pairs(schemes: set[str], prefix: str) -> list[tuple[str, str]]:
     names = [var for scheme in sorted(schemes) for var in CREDENTIALS.get(scheme, ())]
     return [(var, f"{prefix}{var}") for var in names]
+
+
+def _monitors(ws: Workspace) -> dict[str, Any]:
+    """The monitor job's context: one entry per (pipeline, environment) it watches, the
+    schedules they run on, and only the secrets of those environments' targets."""
+    monitors: list[dict[str, Any]] = []
+    kinds: set[str] = set()
+    for name, pfile in sorted(ws.pipelines.items()):
+        monitor, deploy = pfile.model.monitor, pfile.model.deploy
+        if monitor is None or deploy is None:
+            continue
+        for env in monitor.environments or deploy.environments:
+            if env in ws.project.environments:
+                kinds.add(ws.project.environments[env].target.kind)
+            monitors.append(
+                {
+                    "id": f"monitor-{len(monitors) + 1}",
+                    "pipeline": name,
+                    "model": deploy.model,
+                    "env": env,
+                    "schedule": monitor.schedule,
+                    "issue": "issue" in monitor.on_drift,
+                    "fail": "fail" in monitor.on_drift,
+                }
+            )
+    schedules = sorted({m["schedule"] for m in monitors}) or ["17 6 * * *"]
+    return {
+        "monitors": monitors,
+        "monitors_json": json.dumps(monitors, sort_keys=True),
+        "schedules": schedules,
+        "monitor_secrets": _pairs(kinds, MONITOR_PREFIX),
+        "monitor_history": MONITOR_HISTORY,
+        "monitor_branch": MONITOR_BRANCH,
+        "monitor_branch_file": MONITOR_BRANCH_FILE,
+    }
 
 
 def _context(ws: Workspace) -> dict[str, Any]:
@@ -110,6 +164,7 @@ def _context(ws: Workspace) -> dict[str, Any]:
         "first_env": environments[0] if environments else None,
         "pipelines": sorted(n for n, p in ws.pipelines.items() if p.model.deploy),
         "environments": environments,
+        **_monitors(ws),
     }
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from runner.config.bounds import BOUNDS, NoBaseline
+from runner.config.monitor import Monitor
 from runner.config.scale import PipelineCI, Shards
 from runner.config.step_options import Direction, direction
 from runner.config.targets import TARGET_KINDS
@@ -495,6 +496,7 @@ class Pipeline(Strict):
     deploy: Deploy | None = None
     # Where its CI jobs run and how its sweep is split (config/scale.py).
     ci: PipelineCI | None = None
+    monitor: Monitor[Rule] | None = None
 
     @field_validator("sweep")
     @classmethod

@@ -1,8 +1,9 @@
 """The audit trail: what was registered, what was asked for, and what was deployed.
 
-Three sources, merged into one timeline: version tags (registration records),
-the git log of `deployments.yaml` (each reviewed change of desired state), and
-each target's audit records (what `mlops deploy` actually did).
+Four sources, merged into one timeline: version tags (registration records),
+the git log of `deployments.yaml` (each reviewed change of desired state),
+each target's audit records (what `mlops deploy` actually did), and the
+monitoring events `mlops monitor --record` keeps (`drift_log`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import yaml
 
 from runner import git, yamlio
 from runner.config.load import Workspace
+from runner.deploy import drift_log
 from runner.deploy.targets.base import TargetError
 from runner.errors import MlopsError
 from runner.layout import DEPLOYMENTS_FILE
@@ -25,7 +27,7 @@ from runner.registry import versions
 @dataclass(frozen=True)
 class HistoryEvent:
     time: str
-    kind: str  # "registered", "desired", "deployed"
+    kind: str  # "registered", "desired", "deployed", "monitored"
     model: str
     env: str
     version: str
@@ -133,6 +135,13 @@ def timeline(ws: Workspace, model: str | None = None) -> tuple[list[HistoryEvent
                     )
         except TargetError as exc:
             warnings.append(f"{env}: audit records unavailable: {exc.message}")
+    checks, unreadable = drift_log.events(ws.root)
+    warnings += unreadable
+    events += [
+        HistoryEvent(e.time, "monitored", e.model, e.env, e.version, f"{e.verdict}: {e.detail}")
+        for e in checks
+        if e.model in models
+    ]
     events = [replace(e, time=_utc(e.time)) for e in events]
     events.sort(key=lambda e: (e.time, e.kind))
     return events, warnings

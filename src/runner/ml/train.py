@@ -13,6 +13,7 @@ from runner.ml.files import read_parquet, replace_dir
 from runner.ml.model_io import write_model_files
 from runner.ml.profile import profile_table
 from runner.ml.progress import progress
+from runner.ml.reference import write_reference
 from runner.ml.split import SEED_KEY, TARGET_KEY
 
 
@@ -89,6 +90,7 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
     )
     with replace_dir(outputs["model"]) as tmp:
         write_model_files(tmp, pipeline, meta, profile)
+        write_reference(tmp, x, features, y, meta["task"], pipeline.predict(x))
     progress("train", f"wrote {outputs['model']}")
 
 

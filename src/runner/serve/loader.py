@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # The files of a model folder (`ml.model_io` writes them), in the order they are read.
 MODEL_FILES = ("meta.json", "model.skops", "model.skops.sha256", "profile.json")
+# Files only newer versions have (`reference.json`, for `mlops monitor`): read when stored.
+# The digest check below still covers them: a version stored with one cannot pass without it.
+OPTIONAL_FILES = ("reference.json",)
 
 
 @dataclass(frozen=True)
@@ -114,10 +117,12 @@ def fetch_version(target: Target, pointer: Pointer, dest: Path) -> Path:
 
     folder = dest / pointer.version
     folder.mkdir(parents=True, exist_ok=True)
-    for rel in MODEL_FILES:
+    for rel in MODEL_FILES + OPTIONAL_FILES:
         try:
             data = target.read_file(pointer.model, pointer.version, rel)
         except TargetError as exc:
+            if rel in OPTIONAL_FILES:
+                continue
             raise CheckFailed(
                 f"{target.describe()}: cannot read {rel} of {pointer.model} {pointer.version}: "
                 f"{exc.message}",

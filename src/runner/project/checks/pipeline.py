@@ -19,6 +19,7 @@ from runner.project.checks.cmdstage import check_command
 from runner.project.checks.dvcfeatures import check_features
 from runner.project.checks.dvclive import check_dvclive
 from runner.project.checks.gates import check_deploy, check_gates
+from runner.project.checks.monitor import check_monitor
 from runner.project.checks.names import NAME_HINT, PARAM_KEY, check_name, name_problem
 from runner.project.checks.paths import check_path, out_problem
 from runner.project.checks.sweep import check_sweep
@@ -89,6 +90,7 @@ def check_pipeline(ws: Workspace, pfile: PipelineFile) -> list[Problem]:
     out += check_deploy(ws, pfile)
     out += check_features(ws, pfile)
     out += check_dvclive(ws, pfile)
+    out += check_monitor(pfile)
     return out
 
 
