@@ -165,6 +165,7 @@ def test_zizmor_auditor_findings_are_the_documented_ones(workflows: Path) -> Non
 PERMISSIONS = {
     ("mlops-pr.yml", "check"): {"contents": "read"},
     ("mlops-pr.yml", "pipeline"): {"contents": "read"},
+    ("mlops-pr.yml", "sweep"): {"contents": "read"},
     ("mlops-pr.yml", "results"): {
         "contents": "write",
         "statuses": "write",
@@ -184,6 +185,7 @@ REMOTE = {"secrets.MLOPS_REMOTE_AWS_ACCESS_KEY_ID", "secrets.MLOPS_REMOTE_AWS_SE
 TARGET = {"secrets.MLOPS_TARGET_AWS_ACCESS_KEY_ID", "secrets.MLOPS_TARGET_AWS_SECRET_ACCESS_KEY"}
 HOSTILE_SECRETS = {
     ("mlops-pr.yml", "pipeline"): REMOTE,
+    ("mlops-pr.yml", "sweep"): REMOTE,
     ("mlops-pr.yml", "results"): {"github.token"},
     ("mlops-pr.yml", "fork"): {"github.token"},
     ("mlops-main.yml", "release"): REMOTE,
@@ -200,6 +202,9 @@ EXAMPLE_SECRETS = {
 SECRET = re.compile(r"\$\{\{\s*((?:secrets\.[A-Za-z0-9_]+)|github\.token)\s*\}\}")
 
 
+PLACED_BY_PLAN = {("mlops-pr.yml", "pipeline"), ("mlops-pr.yml", "sweep")}
+
+
 def _secrets_of(job: dict[str, Any]) -> set[str]:
     """Every secret a job can read: its env, its steps' env and `with:`, its conditions."""
     return set(SECRET.findall(yaml.safe_dump(job)))
@@ -212,7 +217,12 @@ def test_every_job_has_exactly_the_permissions_and_secrets_it_uses(workflows: Pa
         assert not {"pull_request_target", "workflow_run"} & set(data["on"]), name
     expected = HOSTILE_SECRETS if "hostile" in str(workflows) else EXAMPLE_SECRETS
     for name, job_id, job in _jobs(workflows):
-        assert isinstance(job["timeout-minutes"], int), (name, job_id)
+        if (name, job_id) in PLACED_BY_PLAN:
+            # Where and how long come from our own plan's matrix entry, never from free text.
+            assert job["runs-on"] == "${{ matrix.runs_on }}", (name, job_id)
+            assert job["timeout-minutes"] == "${{ matrix.timeout_minutes }}", (name, job_id)
+        else:
+            assert isinstance(job["timeout-minutes"], int), (name, job_id)
         if (name, job_id) != ("mlops-monitor.yml", "status"):  # helper h14's
             assert job["permissions"] == PERMISSIONS[(name, job_id)], (name, job_id)
         assert _secrets_of(job) == expected.get((name, job_id), set()), (name, job_id)
@@ -268,7 +278,12 @@ def test_the_pipeline_job_runs_with_the_results_of_a_fork_split_off(workflows: P
     assert same in pr["jobs"]["results"]["if"] and fork in pr["jobs"]["fork"]["if"]
     steps = pr["jobs"]["pipeline"]["steps"]
     pushes = [s for s in steps if s.get("run", "").startswith("dvc push")]
-    assert pushes and all(s["if"] == same for s in pushes)
+    assert pushes and all(s["if"] == f"{same} && !matrix.shard" for s in pushes)
+    # A shard pushes with `mlops run --push`, and only in a job that has the remote.
+    shard_push = [s for s in steps if "--push" in s.get("run", "")]
+    assert [s["if"] for s in shard_push] == [same]
+    # The sweep's collect job uses the remote: never for a fork.
+    assert same in pr["jobs"]["sweep"]["if"]
 
 
 def test_no_install_step_resolves_an_unpinned_name(workflows: Path) -> None:

@@ -62,15 +62,28 @@ def _is_result(ws: Workspace, pipeline: str, path: str) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in _declared(ws, pipeline))
 
 
-def collect(ws: Workspace, pipeline: str, dest: Path) -> Outcome:
-    """Copy the pipeline's results and gate reports into `dest/<pipeline>/`."""
+def collect(
+    ws: Workspace,
+    pipeline: str,
+    dest: Path,
+    gated: tuple[dict[str, Any] | None, str] | None = None,
+) -> Outcome:
+    """Copy the pipeline's results and gate reports into `dest/<pipeline>/`.
+
+    The gate report is `gated` (its JSON, or None when the gate did not run, and its
+    Markdown) when given, else what `mlops gate` or `mlops collect` wrote to the work
+    tree's `gate.json` and `gate.md`.
+    """
     ws.pipeline(pipeline)
     folder = dest / pipeline
     if folder.exists():
         shutil.rmtree(folder)
-    gate_json = ws.root / GATE_JSON
-    gate = json.loads(gate_json.read_text("utf-8")) if gate_json.is_file() else None
-    report = (ws.root / GATE_MD).read_text("utf-8") if (ws.root / GATE_MD).is_file() else ""
+    if gated is not None:
+        gate, report = gated
+    else:
+        gate_json = ws.root / GATE_JSON
+        gate = json.loads(gate_json.read_text("utf-8")) if gate_json.is_file() else None
+        report = (ws.root / GATE_MD).read_text("utf-8") if (ws.root / GATE_MD).is_file() else ""
     # Without a gate the run did not finish: its files are not results.
     files = result_files(ws, pipeline) if gate is not None else []
     for rel in files:
