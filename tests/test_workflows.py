@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +18,9 @@ from runner.compile.generated import compile_project
 from runner.compile.workflows import ACTIONS
 from runner.project.workspace import open_workspace as load_workspace
 
-from conftest import build_tree
+from scale_project import write_project
+
+from conftest import build_tree, run_cli
 
 BIN = Path(sys.executable).parent
 NAMES = ["mlops-deploy.yml", "mlops-main.yml", "mlops-monitor.yml", "mlops-pr.yml"]
@@ -396,3 +400,61 @@ def test_the_gate_in_ci_uses_the_pipelines_declared_baseline(workflows: Path) ->
         for step in job["steps"]:
             if step.get("run", "").startswith("mlops gate"):
                 assert "--baseline" not in step["run"], (name, job_id)
+
+
+STEP_OUTPUT = re.compile(r"^\$\{\{ steps\.([a-z-]+)\.outputs\.([a-z]+) \}\}$")
+JOB_OUTPUT = re.compile(r"^\$\{\{ fromJSON\(needs\.check\.outputs\.([a-z]+)\) \}\}$")
+
+
+def test_a_pull_request_changing_one_of_500_pipelines_starts_one_pipeline_job(
+    tmp_path: Path,
+) -> None:
+    """The generated PR workflow, as GitHub reads it, over 500 pipelines: one matrix job."""
+    root = tmp_path / "many"
+    names = write_project(root, 500)
+    assert run_cli("compile", cwd=root).returncode == 0
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "500")):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    # The check job compares with origin/<base>; a pull request's checkout has it.
+    subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=root, check=True)
+    source = root / "pipelines" / f"{names[321]}.yaml"
+    source.write_text(source.read_text("utf-8").replace("max_depth: 3", "max_depth: 4"), "utf-8")
+    assert run_cli("compile", cwd=root).returncode == 0
+    pr = yaml.safe_load((root / ".github/workflows/mlops-pr.yml").read_text("utf-8"))
+    check = pr["jobs"]["check"]
+    # Run the check job's plan step as the workflow does, into a $GITHUB_OUTPUT file.
+    github_output = tmp_path / "output"
+    github_output.write_text("")
+    step_outputs: dict[tuple[str, str], str] = {}
+    for step in check["steps"]:
+        if "id" not in step:
+            continue
+        done = subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=root,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "BASE_REF": "main",  # what `${{ github.base_ref }}` gives the step
+                "GITHUB_OUTPUT": str(github_output),
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        for line in github_output.read_text().splitlines():
+            key, value = line.split("=", 1)
+            step_outputs[(step["id"], key)] = value
+    job_outputs = {}
+    for key, expression in check["outputs"].items():
+        match = STEP_OUTPUT.match(expression)
+        assert match, expression
+        job_outputs[key] = step_outputs[(match[1], match[2])]
+    for job_id, expected in (("pipeline", [[names[321]]]), ("sweep", [])):
+        match = JOB_OUTPUT.match(pr["jobs"][job_id]["strategy"]["matrix"])
+        assert match, job_id
+        include = json.loads(job_outputs[match[1]])["include"]
+        assert [entry["pipelines"] for entry in include] == expected, job_id
+    assert job_outputs["collect"] == '{"include": []}'  # the sweep job's `if` skips it
+    assert """needs.check.outputs.collect != '{"include": []}'""" in pr["jobs"]["sweep"]["if"]
