@@ -34,10 +34,11 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import Sh, copy_template, git_commit
-from github_standin import REPOSITORY, GitHub
 from test_e2e_shards import _sweep as sweep_over_three_shards
 from test_e2e_shards import _trained as trained_variants
+
+from conftest import Sh, copy_template, git_commit
+from github_standin import REPOSITORY, GitHub
 
 pytestmark = pytest.mark.slow
 

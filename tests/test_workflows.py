@@ -17,7 +17,6 @@ from runner.commands.init import example_files
 from runner.compile.generated import compile_project
 from runner.compile.workflows import ACTIONS
 from runner.project.workspace import open_workspace as load_workspace
-
 from scale_project import write_project
 
 from conftest import build_tree, run_cli
