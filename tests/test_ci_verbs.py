@@ -338,3 +338,46 @@ def test_publish_says_so_when_the_branch_moved_meanwhile(
     assert first.startswith("error: cannot push the results commit to feature: "), first
     assert "the run of the newer push commits the results" in done.stderr
     assert [c for c in github.calls if c[0] == "POST"] == []
+
+
+def test_collect_with_gate_gates_each_pipeline_after_a_finished_run(
+    project: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    done = run_cli(
+        "ci", "collect", "iris", "--gate", "--dir", str(results), "--format", "json",
+        cwd=project, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["collected"][0]["gate"] == "gate ran"
+    outcome = json.loads((results / "iris/outcome.json").read_text())
+    assert outcome["gate"]["passed"] is True and outcome["report"] in summary.read_text()
+    assert "pipelines/iris/dvc.lock" in outcome["files"]
+    assert not (project / "gate.json").exists(), "the report goes into the outcome only"
+    # Without a finished `mlops run` in this work tree, the gate does not run: exit 1.
+    (project / ".mlops/last-run.json").unlink()
+    done = run_cli("ci", "collect", "iris", "--gate", "--dir", str(results), cwd=project)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        1,
+        "error: mlops run did not finish in this job: the gate did not run for iris",
+    )
+    assert json.loads((results / "iris/outcome.json").read_text())["gate"] is None
+
+
+def test_ci_gate_and_pipelines_usage_errors(project: Path) -> None:
+    done = run_cli("ci", "bundle", "iris", "--gate", "--dir", "r", cwd=project)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        2,
+        "error: --gate is an option of mlops ci collect, not of mlops ci bundle",
+    )
+    done = run_cli("ci", "bundle", "iris", "iris", "--dir", "r", cwd=project)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        2,
+        "error: mlops ci bundle takes one pipeline, not 2",
+    )
+    done = run_cli("ci", "collect", "iris", "nope", "--dir", "r", cwd=project)
+    assert done.returncode == 2 and "nope" in done.stderr.splitlines()[0]
+    assert not (project / "r").exists(), "nothing is written before every name is known"

@@ -34,6 +34,9 @@ from typing import Any
 import pytest
 import yaml
 
+from test_e2e_shards import _sweep as sweep_over_three_shards
+from test_e2e_shards import _trained as trained_variants
+
 from conftest import Sh, copy_template, git_commit
 from github_standin import REPOSITORY, GitHub
 
@@ -257,23 +260,60 @@ MAIN_EVENT = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}
 MAIN = {"github.ref_name": "main", "matrix.pipeline": "iris"}
 
 
+HAS_SWEEPS = """needs.check.outputs.collect != '{"include": []}'"""
+
+
+def _entry(entry: dict[str, Any], index: int) -> dict[str, str]:
+    """What one entry of plan's `matrix` or `collect` gives the job's expressions."""
+    return {
+        "join(matrix.pipelines, ' ')": " ".join(entry["pipelines"]),
+        "matrix.pipelines[0]": entry["pipelines"][0],
+        "matrix.shard": entry["shard"] or "",
+        "!matrix.shard": "false" if entry["shard"] else "true",
+        "strategy.job-index": str(index),
+    }
+
+
+def _matrix(
+    runner: Runner, workflows: Path, job_id: str, context: dict[str, str], check: Job, key: str
+) -> list[Job]:
+    """One job per entry of the check job's `key` output, each in its own clone."""
+    entries = json.loads(check.outputs[key])["include"]
+    return [
+        runner.job(workflows / "mlops-pr.yml", job_id, {**context, **_entry(e, i)}, PR_EVENT)
+        for i, e in enumerate(entries)
+    ]
+
+
+@dataclass
+class PullRequestRun:
+    """The jobs of one run of the PR workflow."""
+
+    check: Job
+    pipeline: list[Job]
+    sweep: list[Job]
+    final: Job | None
+
+
 def _pull_request(
     runner: Runner, workflows: Path, context: dict[str, str], *, pipelines: list[str]
-) -> Job | None:
-    """The PR workflow: check, one pipeline job per affected pipeline, then results."""
+) -> PullRequestRun:
+    """The PR workflow: check, plan's matrix of pipeline jobs, the sweep jobs, then results."""
     runner.new_run()
     check = runner.job(workflows / "mlops-pr.yml", "check", context, PR_EVENT)
     assert json.loads(check.outputs["pipelines"]) == pipelines
     assert "## mlops plan" in check.summary
-    for name in pipelines:
-        runner.job(
-            workflows / "mlops-pr.yml", "pipeline", {**context, "matrix.pipeline": name}, PR_EVENT
-        )
+    data = yaml.safe_load((workflows / "mlops-pr.yml").read_text())
+    context = {**context, HAS_SWEEPS: str(check.outputs["collect"] != '{"include": []}').lower()}
+    jobs = PullRequestRun(check, [], [], None)
+    if _condition(data["jobs"]["pipeline"]["if"], context):
+        jobs.pipeline = _matrix(runner, workflows, "pipeline", context, check, "matrix")
+    if _condition(data["jobs"]["sweep"]["if"], context):
+        jobs.sweep = _matrix(runner, workflows, "sweep", context, check, "collect")
     for job_id in ("results", "fork"):
-        data = yaml.safe_load((workflows / "mlops-pr.yml").read_text())
         if _condition(data["jobs"][job_id]["if"], context):
-            return runner.job(workflows / "mlops-pr.yml", job_id, context, PR_EVENT)
-    return None
+            jobs.final = runner.job(workflows / "mlops-pr.yml", job_id, context, PR_EVENT)
+    return jobs
 
 
 def _release(runner: Runner, workflows: Path, *, fails: bool = False) -> Job:
@@ -309,14 +349,15 @@ def test_yaml_only_pull_request_then_second_push_merge_and_unrelated_change(
     )
     assert results is not None
     assert _run_cache(remote) - cached, "the PR's pipeline job pushed the run-cache"
-    # One results commit on the PR branch, by the bot, with dvc.lock, metrics and plots.
+    # One results commit on the PR branch, by the bot, with dvc.lock and metrics; the
+    # manifest and the rendered plots are cached outputs, pushed to the remote.
     head = _head(sh, origin, "feature")
     assert head != pushed
     assert _head(sh, origin, "feature~1") == pushed
     show = sh("git", "show", "--stat", "--format=%an%n%s", head, cwd=origin).stdout
     assert show.startswith("github-actions[bot]\nmlops: results of iris\n"), show
     files = sh("git", "show", "--name-only", "--format=", head, cwd=origin).stdout.split()
-    assert "pipelines/iris/dvc.lock" in files and "outputs/iris/manifest.json" in files
+    assert "pipelines/iris/dvc.lock" in files and "outputs/iris/manifest.json" not in files
     # The metrics are committed (80 trees score as 100 did on iris: unchanged here).
     sh("git", "cat-file", "-e", f"{head}:outputs/iris/evaluate/metrics.json", cwd=origin)
     assert not [f for f in files if "/train/model" in f or f.endswith(".parquet")], files
@@ -418,9 +459,7 @@ def test_fork_pull_request_gets_a_failing_status_that_says_a_maintainer_must_run
     check = runner.job(workflows / "mlops-pr.yml", "check", context, PR_EVENT)
     assert json.loads(check.outputs["pipelines"]) == ["iris"]
     # The fork's pipeline trains without the remote (the example's data allows it).
-    pipeline = runner.job(
-        workflows / "mlops-pr.yml", "pipeline", {**context, "matrix.pipeline": "iris"}, PR_EVENT
-    )
+    (pipeline,) = _matrix(runner, workflows, "pipeline", context, check, "matrix")
     assert "iris:train" in _last_run(pipeline)["ran"]
     fork = runner.job(workflows / "mlops-pr.yml", "fork", context, PR_EVENT, fails=True)
     assert fork.failed is not None
@@ -476,3 +515,55 @@ def test_strict_main_registers_what_reproduces_and_refuses_a_swapped_model(
     assert "stage iris:train does not reproduce the commit's results" in release.failed
     tags = sh("git", "ls-remote", "--tags", str(origin), cwd=tmp_path).stdout
     assert "iris-classifier@v0.1.1" not in tags
+
+
+def test_sweep_of_six_variants_over_three_shard_jobs_trains_each_once(
+    trained_template: Path, tmp_path: Path, sh: Sh, github: GitHub
+) -> None:
+    dev, origin, remote = _project(trained_template, tmp_path, sh)
+    runner = Runner(sh, tmp_path, origin, github)
+    workflows = dev / ".github/workflows"
+    sh("git", "checkout", "--quiet", "-b", "sweep", cwd=dev)
+    sweep_over_three_shards(dev, remote)
+    sh("mlops", "compile", cwd=dev)
+    git_commit(sh, dev, "sweep iris over 3 shards")
+    sh("git", "push", "--quiet", "origin", "sweep", cwd=dev)
+    pushed = _head(sh, origin, "sweep")
+
+    run = _pull_request(runner, workflows, _pr_context(sh, origin, "sweep"), pipelines=["iris"])
+    # Three shard jobs, each in its own clone, then one sweep job: every variant trained once.
+    assert [json.loads(run.check.outputs["matrix"])["include"][i]["shard"] for i in range(3)] == [
+        "1/3",
+        "2/3",
+        "3/3",
+    ]
+    assert len({job.cwd for job in run.pipeline}) == 3
+    trained = [name for job in run.pipeline for name in trained_variants("".join(job.log))]
+    assert len(trained) == 6 and len(set(trained)) == 6, trained
+    (sweep,) = run.sweep
+    assert trained_variants("".join(sweep.log)) == []
+    assert "| variant | shard | gate |" in sweep.summary
+    # The results job commits the sweep job's results and sets one status.
+    assert run.final is not None
+    head = _head(sh, origin, "sweep")
+    assert _head(sh, origin, "sweep~1") == pushed
+    status = github.status(head, "mlops/iris")
+    assert status["state"] == "success", status
+    outcome = json.loads((sweep.cwd / "mlops-results/iris/outcome.json").read_text())
+    selected = outcome["gate"]["selected"]
+
+    # The same sweep in one process, locally: the same champion.
+    local = copy_template(dev, tmp_path / "local")
+    assert len(trained_variants(sh("mlops", "run", "iris", cwd=local).stderr)) == 6
+    gate = sh("mlops", "gate", "iris", "--format", "json", cwd=local)
+    assert selected == json.loads(gate.stdout)["selected"] is not None
+
+    # Merge. The swept pipeline deploys nothing, so mlops-main.yml has no release job for
+    # it; a fresh clone of main runs what that job would (`mlops run --pull`): no training.
+    sh("git", "fetch", "--quiet", "origin", cwd=dev)
+    sh("git", "push", "--quiet", "origin", "origin/sweep:refs/heads/main", cwd=dev)
+    main = tmp_path / "main"
+    sh("git", "clone", "--quiet", str(origin), str(main), cwd=tmp_path)
+    after = sh("mlops", "run", "--pull", "--format", "json", cwd=main)
+    assert trained_variants(after.stderr) == []
+    assert not [s for s in json.loads(after.stdout)["ran"] if ":train" in s]

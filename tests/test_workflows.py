@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,8 +18,9 @@ from runner.commands.init import example_files
 from runner.compile.generated import compile_project
 from runner.compile.workflows import ACTIONS
 from runner.project.workspace import open_workspace as load_workspace
+from scale_project import write_project
 
-from conftest import build_tree
+from conftest import build_tree, run_cli
 
 BIN = Path(sys.executable).parent
 NAMES = ["mlops-deploy.yml", "mlops-main.yml", "mlops-monitor.yml", "mlops-pr.yml"]
@@ -171,6 +173,7 @@ def test_zizmor_auditor_findings_are_the_documented_ones(workflows: Path) -> Non
 PERMISSIONS = {
     ("mlops-pr.yml", "check"): {"contents": "read"},
     ("mlops-pr.yml", "pipeline"): {"contents": "read"},
+    ("mlops-pr.yml", "sweep"): {"contents": "read"},
     ("mlops-pr.yml", "results"): {
         "contents": "write",
         "statuses": "write",
@@ -197,6 +200,7 @@ MONITOR = {
 }
 HOSTILE_SECRETS = {
     ("mlops-pr.yml", "pipeline"): REMOTE,
+    ("mlops-pr.yml", "sweep"): REMOTE,
     ("mlops-pr.yml", "results"): {"github.token"},
     ("mlops-pr.yml", "fork"): {"github.token"},
     ("mlops-main.yml", "release"): REMOTE,
@@ -215,6 +219,9 @@ EXAMPLE_SECRETS = {
 SECRET = re.compile(r"\$\{\{\s*((?:secrets\.[A-Za-z0-9_]+)|github\.token)\s*\}\}")
 
 
+PLACED_BY_PLAN = {("mlops-pr.yml", "pipeline"), ("mlops-pr.yml", "sweep")}
+
+
 def _secrets_of(job: dict[str, Any]) -> set[str]:
     """Every secret a job can read: its env, its steps' env and `with:`, its conditions."""
     return set(SECRET.findall(yaml.safe_dump(job)))
@@ -227,7 +234,12 @@ def test_every_job_has_exactly_the_permissions_and_secrets_it_uses(workflows: Pa
         assert not {"pull_request_target", "workflow_run"} & set(data["on"]), name
     expected = HOSTILE_SECRETS if "hostile" in str(workflows) else EXAMPLE_SECRETS
     for name, job_id, job in _jobs(workflows):
-        assert isinstance(job["timeout-minutes"], int), (name, job_id)
+        if (name, job_id) in PLACED_BY_PLAN:
+            # Where and how long come from our own plan's matrix entry, never from free text.
+            assert job["runs-on"] == "${{ matrix.runs_on }}", (name, job_id)
+            assert job["timeout-minutes"] == "${{ matrix.timeout_minutes }}", (name, job_id)
+        else:
+            assert isinstance(job["timeout-minutes"], int), (name, job_id)
         assert job["permissions"] == PERMISSIONS[(name, job_id)], (name, job_id)
         assert _secrets_of(job) == expected.get((name, job_id), set()), (name, job_id)
         text = (workflows / name).read_text()
@@ -285,7 +297,12 @@ def test_the_pipeline_job_runs_with_the_results_of_a_fork_split_off(workflows: P
     assert same in pr["jobs"]["results"]["if"] and fork in pr["jobs"]["fork"]["if"]
     steps = pr["jobs"]["pipeline"]["steps"]
     pushes = [s for s in steps if s.get("run", "").startswith("dvc push")]
-    assert pushes and all(s["if"] == same for s in pushes)
+    assert pushes and all(s["if"] == f"{same} && !matrix.shard" for s in pushes)
+    # A shard pushes with `mlops run --push`, and only in a job that has the remote.
+    shard_push = [s for s in steps if "--push" in s.get("run", "")]
+    assert [s["if"] for s in shard_push] == [same]
+    # The sweep's collect job uses the remote: never for a fork.
+    assert same in pr["jobs"]["sweep"]["if"]
 
 
 def test_no_install_step_resolves_an_unpinned_name(workflows: Path) -> None:
@@ -438,3 +455,61 @@ def test_github_scripts_parse_as_javascript(workflows: Path, tmp_path: Path) -> 
             source.write_text(f"(async function () {{\n{step['with']['script']}\n}});\n")
             proc = _run(node, "--check", str(source), cwd=tmp_path)
             assert proc.returncode == 0, (name, job_id, proc.stderr)
+
+
+STEP_OUTPUT = re.compile(r"^\$\{\{ steps\.([a-z-]+)\.outputs\.([a-z]+) \}\}$")
+JOB_OUTPUT = re.compile(r"^\$\{\{ fromJSON\(needs\.check\.outputs\.([a-z]+)\) \}\}$")
+
+
+def test_a_pull_request_changing_one_of_500_pipelines_starts_one_pipeline_job(
+    tmp_path: Path,
+) -> None:
+    """The generated PR workflow, as GitHub reads it, over 500 pipelines: one matrix job."""
+    root = tmp_path / "many"
+    names = write_project(root, 500)
+    assert run_cli("compile", cwd=root).returncode == 0
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "500")):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    # The check job compares with origin/<base>; a pull request's checkout has it.
+    subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=root, check=True)
+    source = root / "pipelines" / f"{names[321]}.yaml"
+    source.write_text(source.read_text("utf-8").replace("max_depth: 3", "max_depth: 4"), "utf-8")
+    assert run_cli("compile", cwd=root).returncode == 0
+    pr = yaml.safe_load((root / ".github/workflows/mlops-pr.yml").read_text("utf-8"))
+    check = pr["jobs"]["check"]
+    # Run the check job's plan step as the workflow does, into a $GITHUB_OUTPUT file.
+    github_output = tmp_path / "output"
+    github_output.write_text("")
+    step_outputs: dict[tuple[str, str], str] = {}
+    for step in check["steps"]:
+        if "id" not in step:
+            continue
+        done = subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=root,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "BASE_REF": "main",  # what `${{ github.base_ref }}` gives the step
+                "GITHUB_OUTPUT": str(github_output),
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        for line in github_output.read_text().splitlines():
+            key, value = line.split("=", 1)
+            step_outputs[(step["id"], key)] = value
+    job_outputs = {}
+    for key, expression in check["outputs"].items():
+        match = STEP_OUTPUT.match(expression)
+        assert match, expression
+        job_outputs[key] = step_outputs[(match[1], match[2])]
+    for job_id, expected in (("pipeline", [[names[321]]]), ("sweep", [])):
+        match = JOB_OUTPUT.match(pr["jobs"][job_id]["strategy"]["matrix"])
+        assert match, job_id
+        include = json.loads(job_outputs[match[1]])["include"]
+        assert [entry["pipelines"] for entry in include] == expected, job_id
+    assert job_outputs["collect"] == '{"include": []}'  # the sweep job's `if` skips it
+    assert """needs.check.outputs.collect != '{"include": []}'""" in pr["jobs"]["sweep"]["if"]

@@ -43,13 +43,23 @@ def _ci_args(p: argparse.ArgumentParser) -> None:
         "publishes",
     )
     p.add_argument(
-        "pipeline", nargs="?", metavar="PIPELINE", help="the pipeline (collect and bundle)"
+        "pipelines",
+        nargs="*",
+        metavar="PIPELINE",
+        help="the pipeline (bundle: one; collect: one or more, as a packed matrix job runs them)",
     )
     p.add_argument(
         "--dir",
         dest="folder",
         metavar="DIR",
         help="the folder that travels between jobs as a workflow artifact (all but requirements)",
+    )
+    p.add_argument(
+        "--gate",
+        action="store_true",
+        help="collect only: gate each pipeline first, as `mlops gate --step-summary` does, "
+        "when this job's `mlops run` finished without a failed stage (else record that the "
+        "gate did not run); exit 1 when a gate failed",
     )
 
 
@@ -246,6 +256,13 @@ def _collect_args(p: argparse.ArgumentParser) -> None:
         dest="markdown_path",
         metavar="FILE",
         help="also write the table and the gate report as Markdown (a PR comment, a job summary)",
+    )
+    p.add_argument(
+        "--json",
+        dest="json_path",
+        metavar="FILE",
+        help="also write the gate report as JSON, as `mlops gate --json` does (for `mlops ci "
+        "collect`)",
     )
 
 
@@ -544,6 +561,7 @@ VERBS: tuple[Verb, ...] = (
             "mlops collect iris",
             "mlops collect iris --format markdown >> $GITHUB_STEP_SUMMARY",
             "mlops collect iris --no-pull --format json",
+            "mlops collect iris --markdown gate.md --json gate.json",
         ),
         _collect_args,
         formats=("text", "json", "markdown"),
@@ -682,6 +700,7 @@ VERBS: tuple[Verb, ...] = (
         "HEAD_REPO, CHECK_RESULT and AFFECTED, as mlops-pr.yml sets them.",
         (
             "mlops ci collect iris --dir mlops-results",
+            "mlops ci collect iris wine --gate --dir mlops-results",
             "mlops ci publish --dir mlops-results",
             "mlops ci bundle iris --dir mlops-tags && mlops ci push-tags --dir mlops-tags",
             "mlops ci requirements && git add requirements/mlops-ci.txt",

@@ -1,8 +1,10 @@
 """A pipeline's results: the files CI commits to a pull request after running it.
 
 Results are what git tracks of a run: the `dvc.lock` files, and the outputs DVC
-does not cache (metrics, plot data, the manifest). Never data or models: those
-are ignored by git and live in the DVC remote.
+does not cache (metrics, plot data a stage declares uncached). Never data or
+models, nor the manifest and the evaluate stage's rendered plots (cached, so the
+run-cache restores those stages): those are ignored by git and live in the DVC
+remote.
 
 The pipeline job runs the pull request's code with the DVC remote's credentials
 and a read-only token; it `collect`s its results into a folder that travels as a
@@ -23,7 +25,7 @@ from runner import git, yamlio
 from runner.config.load import Workspace
 from runner.errors import CheckFailed
 from runner.fsutil import write_atomic
-from runner.layout import LAST_RUN, ROOT_DVC_LOCK, manifest_file, pipeline_dvc_lock
+from runner.layout import LAST_RUN, ROOT_DVC_LOCK, pipeline_dvc_lock
 from runner.project.graph import build_graph
 
 # The reports `mlops gate` writes in the pipeline job (the workflow names them so).
@@ -47,7 +49,7 @@ class Outcome:
 
 def _declared(ws: Workspace, pipeline: str) -> list[str]:
     outs = [o for n in build_graph(ws).nodes.values() if n.pipeline == pipeline for o in n.outs]
-    return [ROOT_DVC_LOCK, pipeline_dvc_lock(pipeline), manifest_file(pipeline), *outs]
+    return [ROOT_DVC_LOCK, pipeline_dvc_lock(pipeline), *outs]
 
 
 def result_files(ws: Workspace, pipeline: str) -> list[str]:
@@ -62,15 +64,28 @@ def _is_result(ws: Workspace, pipeline: str, path: str) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in _declared(ws, pipeline))
 
 
-def collect(ws: Workspace, pipeline: str, dest: Path) -> Outcome:
-    """Copy the pipeline's results and gate reports into `dest/<pipeline>/`."""
+def collect(
+    ws: Workspace,
+    pipeline: str,
+    dest: Path,
+    gated: tuple[dict[str, Any] | None, str] | None = None,
+) -> Outcome:
+    """Copy the pipeline's results and gate reports into `dest/<pipeline>/`.
+
+    The gate report is `gated` (its JSON, or None when the gate did not run, and its
+    Markdown) when given, else what `mlops gate` or `mlops collect` wrote to the work
+    tree's `gate.json` and `gate.md`.
+    """
     ws.pipeline(pipeline)
     folder = dest / pipeline
     if folder.exists():
         shutil.rmtree(folder)
-    gate_json = ws.root / GATE_JSON
-    gate = json.loads(gate_json.read_text("utf-8")) if gate_json.is_file() else None
-    report = (ws.root / GATE_MD).read_text("utf-8") if (ws.root / GATE_MD).is_file() else ""
+    if gated is not None:
+        gate, report = gated
+    else:
+        gate_json = ws.root / GATE_JSON
+        gate = json.loads(gate_json.read_text("utf-8")) if gate_json.is_file() else None
+        report = (ws.root / GATE_MD).read_text("utf-8") if (ws.root / GATE_MD).is_file() else ""
     # Without a gate the run did not finish: its files are not results.
     files = result_files(ws, pipeline) if gate is not None else []
     for rel in files:
@@ -123,7 +138,7 @@ def read_outcomes(ws: Workspace, source: Path) -> dict[str, Outcome]:
             if not _is_result(ws, name, rel) or ".." in Path(rel).parts:
                 raise CheckFailed(
                     f"{folder}: {rel} is not a result of pipeline {name}",
-                    "only dvc.lock files, metrics, plots and the manifest are committed",
+                    "only dvc.lock files, metrics and uncached plots are committed",
                 )
         found[name] = outcome
     return found

@@ -1,6 +1,7 @@
 """`mlops ci ACTION`: the steps of the generated workflows that are more than one call.
 
-- collect PIPELINE --dir DIR: (pipeline job) copy the results and gate reports
+- collect PIPELINE... --dir DIR [--gate]: (pipeline job) copy the results and gate
+  reports; with --gate, gate each pipeline first (a matrix job may run several)
 - publish --dir DIR: (results job) commit the results, set statuses, update comments
 - bundle PIPELINE --dir DIR: (release job) write the version tag of HEAD into a bundle
 - push-tags --dir DIR: (tag job) push the version tags of the bundles in DIR
@@ -9,8 +10,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from runner import __version__
 from runner.ci import publish as results_job
@@ -21,13 +24,34 @@ from runner.config.load import Workspace
 from runner.config.models import DEFAULT_INSTALL
 from runner.errors import CheckFailed, UsageError
 from runner.fsutil import write_atomic
+from runner.gates import report as render
+from runner.gates.evaluate import default_base, gate_pipeline
+from runner.pipeline import summary as last_run
 
 NEEDS_PIPELINE = ("collect", "bundle")
 
 
 def run(
-    *, ws: Workspace, format: str, action: str, pipeline: str | None, folder: str | None
+    *,
+    ws: Workspace,
+    format: str,
+    action: str,
+    pipelines: list[str],
+    folder: str | None,
+    gate: bool,
 ) -> int:
+    if gate and action != "collect":
+        raise UsageError(
+            f"--gate is an option of mlops ci collect, not of mlops ci {action}",
+            "e.g. mlops ci collect iris --gate --dir mlops-results",
+        )
+    if len(pipelines) > 1 and action != "collect":
+        raise UsageError(
+            f"mlops ci {action} takes {'one pipeline' if action == 'bundle' else 'no pipeline'}, "
+            f"not {len(pipelines)}",
+            f"e.g. mlops ci {action}{' iris' if action == 'bundle' else ''} --dir DIR",
+        )
+    pipeline = pipelines[0] if pipelines else None
     if action == "requirements":
         if pipeline is not None or folder is not None:
             raise UsageError(
@@ -46,14 +70,7 @@ def run(
         )
     where = Path(folder)
     if action == "collect":
-        assert pipeline is not None
-        outcome = results.collect(ws, pipeline, where)
-        state = "gate ran" if outcome.gate is not None else "the gate did not run"
-        return _done(
-            format,
-            {"action": action, "pipeline": pipeline, "files": list(outcome.files)},
-            f"collected {len(outcome.files)} result file(s) of {pipeline} ({state})",
-        )
+        return _collect(ws, format, pipelines, where, gate)
     if action == "bundle":
         assert pipeline is not None
         tag, path = tags.bundle(ws, pipeline, where)
@@ -98,6 +115,54 @@ def run(
             "see the `compile, validate, plan` job",
         )
     return 0
+
+
+def _collect(ws: Workspace, format: str, pipelines: list[str], where: Path, gate: bool) -> int:
+    for name in pipelines:
+        ws.pipeline(name)  # every name known before anything is written
+    summary = last_run.read(ws.root)
+    # A failed or missing run leaves metrics that are not this run's: no gate, as the
+    # workflow skips `mlops gate` when `mlops run` fails.
+    finished = summary is not None and not summary.failed
+    collected: list[dict[str, object]] = []
+    lines: list[str] = []
+    failed: list[str] = []
+    for name in pipelines:
+        gated = None
+        if gate:
+            gated = _gate(ws, name) if finished else (None, "")
+        outcome = results.collect(ws, name, where, gated)
+        if gate and outcome.gate is not None and outcome.gate.get("passed") is not True:
+            failed.append(name)
+        state = "gate ran" if outcome.gate is not None else "the gate did not run"
+        collected.append({"pipeline": name, "files": list(outcome.files), "gate": state})
+        lines.append(f"collected {len(outcome.files)} result file(s) of {name} ({state})")
+    document: dict[str, object] = {"action": "collect", "collected": collected}
+    if len(pipelines) == 1:
+        document.update(pipeline=pipelines[0], files=collected[0]["files"])
+    _done(format, document, "\n".join(lines))
+    if gate and not finished:
+        raise CheckFailed(
+            "mlops run did not finish in this job: the gate did not run for "
+            + ", ".join(pipelines),
+            "see the run step's log",
+        )
+    if failed:
+        raise CheckFailed(
+            f"gate failed for {', '.join(failed)}", "see the gate reports in the job summary"
+        )
+    return 0
+
+
+def _gate(ws: Workspace, name: str) -> tuple[dict[str, Any], str]:
+    """Gate `name` as `mlops gate --step-summary` does; its JSON and Markdown reports."""
+    result = gate_pipeline(ws, ws.pipeline(name), baseline_spec=None, base_ref=default_base(ws))
+    report = render.markdown(result)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(report + "\n")
+    return render.as_json(result), report
 
 
 def _requirements(ws: Workspace) -> str:

@@ -7,6 +7,7 @@ back from the run-cache, nothing is trained), select the champion with
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,16 @@ def run(
     push: bool,
     baseline: str | None,
     markdown_path: str | None,
+    json_path: str | None,
 ) -> int:
-    if markdown_path and Path(markdown_path).is_dir():  # refused before anything runs
-        raise UsageError(
-            f"--markdown {markdown_path}: is a folder, not a file",
-            "name a file: --markdown collect.md",
-        )
+    for option, path, example in (
+        ("--markdown", markdown_path, "collect.md"),
+        ("--json", json_path, "gate.json"),
+    ):
+        if path and Path(path).is_dir():  # refused before anything runs
+            raise UsageError(
+                f"{option} {path}: is a folder, not a file", f"name a file: {option} {example}"
+            )
     pfile = ws.pipeline(pipeline)
     if not pfile.model.sweep:
         raise UsageError(
@@ -66,6 +71,10 @@ def run(
     rows = variant_rows(ws, pfile, result)
     if markdown_path:
         write_report(markdown_path, "--markdown", markdown(result, rows, ran))
+    if json_path and not trained:
+        # What `mlops gate --json` writes: `mlops ci collect` reads it as the gate outcome
+        # (none when a variant had to be trained here: that job failed before its gate).
+        write_report(json_path, "--json", json.dumps(render.as_json(result), indent=2) + "\n")
     if format == "json":
         write_json(as_json(result, rows, ran))
     elif format == "markdown":
