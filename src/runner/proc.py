@@ -93,6 +93,12 @@ def stream(
         )
     except FileNotFoundError:
         raise UsageError(f"{cmd[0]} is not installed or not on PATH", f"install {cmd[0]}") from None
+    return _pump(proc, on_line)
+
+
+def _pump(proc: subprocess.Popen[str], on_line: Callable[[str], None]) -> int:
+    """Hand each line of `proc`'s output to `on_line` until it exits; its exit code.
+    If `on_line` raises (or ^C), the process is stopped first."""
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -132,14 +138,7 @@ class Waiting:
         with contextlib.suppress(BrokenPipeError):  # it died importing: its output says why
             proc.stdin.write("go\n")
             proc.stdin.close()
-        try:
-            for line in proc.stdout:
-                on_line(line.rstrip("\n"))
-        except BaseException:
-            proc.terminate()
-            proc.wait()
-            raise
-        return proc.wait()
+        return _pump(proc, on_line)
 
     def cancel(self) -> None:
         """Stop it before it ran: it exits as soon as its imports are done."""

@@ -224,9 +224,15 @@ def cached_outputs(ws: Workspace) -> list[str]:
 # ------------------------------------------------------------ root dvc.yaml
 
 
+def _nodes_of(pfile: PipelineFile, graph: Graph) -> list[Node]:
+    """The graph nodes of one pipeline, in declaration order (without scanning the
+    others: compile calls this once per pipeline)."""
+    return [graph.nodes[(pfile.name, sname)] for sname in stages_of(pfile)]
+
+
 def final_outputs(pfile: PipelineFile, graph: Graph) -> list[str]:
     """Outputs of the pipeline that no other stage of it reads, plus the deployed model."""
-    nodes = [n for n in graph.nodes.values() if n.pipeline == pfile.name]
+    nodes = _nodes_of(pfile, graph)
     read = {dep for n in nodes for dep in n.deps}
     finals = {out for n in nodes for out in n.outs if out not in read}
     model = model_path(pfile, graph)
@@ -248,9 +254,7 @@ def _root_deps(pfile: PipelineFile, graph: Graph) -> list[str]:
     if not any(isinstance(s, CmdStage) for s in pfile.model.stages.values()):
         return sorted(wanted)
     ordered: list[str] = []
-    for node in graph.nodes.values():
-        if node.pipeline != pfile.name:
-            continue
+    for node in _nodes_of(pfile, graph):
         outs = [out for out in (*node.outs, stage_stamp(pfile.name, node.name)) if out in wanted]
         stage = pfile.model.stages[node.source]
         if not outs and isinstance(stage, CmdStage) and node.outs:
