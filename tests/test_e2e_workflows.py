@@ -16,7 +16,8 @@ comment in place; the merge registers and deploys without training; an
 unrelated change trains nothing. A fork's pull request gets failing statuses
 that say a maintainer must run it. Strict mode on main re-trains, finds the
 identical model and registers; a commit whose dvc.lock names a swapped-in model
-is refused, naming the stage.
+is refused, naming the stage. The sharded sweep through the same harness is in
+tests/test_e2e_workflows_sweep.py.
 """
 
 from __future__ import annotations
@@ -33,9 +34,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from test_e2e_shards import _sweep as sweep_over_three_shards
-from test_e2e_shards import _trained as trained_variants
 
 from conftest import Sh, copy_template, git_commit
 from github_standin import REPOSITORY, GitHub
@@ -515,55 +513,3 @@ def test_strict_main_registers_what_reproduces_and_refuses_a_swapped_model(
     assert "stage iris:train does not reproduce the commit's results" in release.failed
     tags = sh("git", "ls-remote", "--tags", str(origin), cwd=tmp_path).stdout
     assert "iris-classifier@v0.1.1" not in tags
-
-
-def test_sweep_of_six_variants_over_three_shard_jobs_trains_each_once(
-    trained_template: Path, tmp_path: Path, sh: Sh, github: GitHub
-) -> None:
-    dev, origin, remote = _project(trained_template, tmp_path, sh)
-    runner = Runner(sh, tmp_path, origin, github)
-    workflows = dev / ".github/workflows"
-    sh("git", "checkout", "--quiet", "-b", "sweep", cwd=dev)
-    sweep_over_three_shards(dev, remote)
-    sh("mlops", "compile", cwd=dev)
-    git_commit(sh, dev, "sweep iris over 3 shards")
-    sh("git", "push", "--quiet", "origin", "sweep", cwd=dev)
-    pushed = _head(sh, origin, "sweep")
-
-    run = _pull_request(runner, workflows, _pr_context(sh, origin, "sweep"), pipelines=["iris"])
-    # Three shard jobs, each in its own clone, then one sweep job: every variant trained once.
-    assert [json.loads(run.check.outputs["matrix"])["include"][i]["shard"] for i in range(3)] == [
-        "1/3",
-        "2/3",
-        "3/3",
-    ]
-    assert len({job.cwd for job in run.pipeline}) == 3
-    trained = [name for job in run.pipeline for name in trained_variants("".join(job.log))]
-    assert len(trained) == 6 and len(set(trained)) == 6, trained
-    (sweep,) = run.sweep
-    assert trained_variants("".join(sweep.log)) == []
-    assert "| variant | shard | gate |" in sweep.summary
-    # The results job commits the sweep job's results and sets one status.
-    assert run.final is not None
-    head = _head(sh, origin, "sweep")
-    assert _head(sh, origin, "sweep~1") == pushed
-    status = github.status(head, "mlops/iris")
-    assert status["state"] == "success", status
-    outcome = json.loads((sweep.cwd / "mlops-results/iris/outcome.json").read_text())
-    selected = outcome["gate"]["selected"]
-
-    # The same sweep in one process, locally: the same champion.
-    local = copy_template(dev, tmp_path / "local")
-    assert len(trained_variants(sh("mlops", "run", "iris", cwd=local).stderr)) == 6
-    gate = sh("mlops", "gate", "iris", "--format", "json", cwd=local)
-    assert selected == json.loads(gate.stdout)["selected"] is not None
-
-    # Merge. The swept pipeline deploys nothing, so mlops-main.yml has no release job for
-    # it; a fresh clone of main runs what that job would (`mlops run --pull`): no training.
-    sh("git", "fetch", "--quiet", "origin", cwd=dev)
-    sh("git", "push", "--quiet", "origin", "origin/sweep:refs/heads/main", cwd=dev)
-    main = tmp_path / "main"
-    sh("git", "clone", "--quiet", str(origin), str(main), cwd=tmp_path)
-    after = sh("mlops", "run", "--pull", "--format", "json", cwd=main)
-    assert trained_variants(after.stderr) == []
-    assert not [s for s in json.loads(after.stdout)["ran"] if ":train" in s]
