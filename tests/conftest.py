@@ -47,23 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# The modules that take a minute or more each (`pytest --durations`): they start right
-# after the first slow module, so that no worker is left with one of them at the end.
-LONGEST = (
-    "test_e2e_workflows.py",
-    "test_e2e_workflows_sweep.py",
-    "test_e2e_s3_kills.py",
-    "test_e2e_shards.py",
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order modules for the workers (`-n auto --dist loadfile`): one slow module first,
-    then the longest ones, then the fast ones, then the other slow ones.
+    then the fast ones, then the other slow ones.
 
-    The first slow module builds the session's trained template; the longest modules
-    start early and the short ones fill in after them, so the workers finish together.
-    Tests keep their order in a module.
+    The first slow module builds the session's trained template while the other worker
+    runs the fast modules instead of waiting for it; the long modules then start before
+    the short ones, so the workers finish together. Tests keep their order in a module.
     """
     modules: dict[str, int] = {}
     for item in items:
@@ -71,12 +61,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if path not in modules:
             slow = item.get_closest_marker("slow") is not None
             first = slow and not any(rank == 0 for rank in modules.values())
-            if first:
-                modules[path] = 0
-            elif item.path.name in LONGEST:
-                modules[path] = 1
-            else:
-                modules[path] = 3 if slow else 2
+            modules[path] = 0 if first else (2 if slow else 1)
     order = {path: (rank, index) for index, (path, rank) in enumerate(modules.items())}
     items.sort(key=lambda item: order[str(item.path)])
 
