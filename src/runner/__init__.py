@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not `typing`'s: importing typing is a third of `mlops --version`
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

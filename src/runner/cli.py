@@ -7,7 +7,6 @@ verb runs, and dvc, pandas and scikit-learn only where a verb needs them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import importlib
@@ -18,9 +17,9 @@ from collections.abc import Sequence
 from runner import __version__
 from runner.verbs import VERBS
 
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+TYPE_CHECKING = False  # not `typing`'s: start-up matters here
+if TYPE_CHECKING:
+    import argparse
 
 
 # Verbs that hold data or run for long keep Python's cycle collector; the others
@@ -31,9 +30,11 @@ _COLLECTING_VERBS = frozenset({"serve", "predict"})
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="mlops",
-        formatter_class=_Formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="GitOps runner for machine learning delivery: pipelines, gates and "
         "environments declared as YAML in git, compiled to DVC stages and GitHub Actions.",
         epilog="examples:\n  mlops init demo && cd demo\n  mlops validate\n\n"
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=verb.help,
             description=verb.description,
             epilog="examples:\n" + "\n".join(f"  {e}" for e in verb.examples),
-            formatter_class=_Formatter,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         verb.add_arguments(p)
         if verb.project:
@@ -78,19 +79,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pydantic scans every installed distribution's entry points for plugins the
     # first time it builds a validator (~30 ms in a venv with DVC); we use none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.verb is None:
-        parser.print_help(sys.stderr)
-        return 2
-    collecting = gc.isenabled()
-    if args.verb not in _COLLECTING_VERBS:
-        gc.disable()
-    try:
-        return _dispatch(args)
-    finally:
-        if collecting:  # main() called in-process (tests) leaves the collector as it was
-            gc.enable()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # A verb may start work before the command line is even parsed (`Verb.early`:
+    # `mlops run` starts DVC, which imports itself while we parse, import our own
+    # modules, open the project and compile). It is stopped untouched unless used.
+    named = next((w for w in words if not w.startswith("-")), None)
+    verb = next((v for v in VERBS if v.name == named), None)
+    early = verb.early if verb is not None else ""
+    with importlib.import_module(early).start_early() if early else contextlib.nullcontext():
+        parser = build_parser()
+        args = parser.parse_args(words)
+        if args.verb is None:
+            parser.print_help(sys.stderr)
+            return 2
+        collecting = gc.isenabled()
+        if args.verb not in _COLLECTING_VERBS:
+            gc.disable()
+        try:
+            return _dispatch(args)
+        finally:
+            if collecting:  # main() called in-process (tests) leaves the collector as it was
+                gc.enable()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -98,21 +107,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     fmt = kwargs.get("format", "text")
     try:
         verb = next(v for v in VERBS if v.name == args.verb)
+        module = importlib.import_module(verb.module_name)
         if "project" not in kwargs:
-            module = importlib.import_module(verb.module_name)
             return int(module.run(**kwargs))
-        # The verbs that read a project get it opened once, here. A verb's module
-        # may start work that needs only the project's folder meanwhile
-        # (`start_early`, a context manager: `mlops run` starts DVC's imports).
-        from runner.config.load import project_root
+        # The verbs that read a project get it opened once, here.
+        from runner.layout import project_root
         from runner.project.workspace import open_workspace
 
-        root = project_root(kwargs.pop("project"))
-        module = importlib.import_module(verb.module_name)
-        early = getattr(module, "start_early", None)
-        with early(root, **kwargs) if early else contextlib.nullcontext():
-            kwargs["ws"] = open_workspace(root)
-            return int(module.run(**kwargs))
+        kwargs["ws"] = open_workspace(project_root(kwargs.pop("project")))
+        return int(module.run(**kwargs))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -6,23 +6,62 @@ check that every verb and option here has help text and examples.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
-from dataclasses import dataclass, field
+# Neither argparse, typing nor dataclasses at import: `mlops run` starts DVC before
+# cli builds its parser, as soon as this table says that the verb wants it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    _Adder = Callable[[argparse.ArgumentParser], None]
 
 
-@dataclass(frozen=True)
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 class Verb:
-    name: str
-    help: str
-    description: str
-    examples: tuple[str, ...]
-    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
-    # Verbs that read the project get --project and --format.
-    project: bool = True
-    formats: tuple[str, ...] = field(default=("text", "json", "github"))
-    # The module in runner.commands, when the verb is a Python keyword (`import`).
-    module: str = ""
+    """One verb of the command line (read-only by convention)."""
+
+    __slots__ = (
+        "add_arguments",
+        "description",
+        "early",
+        "examples",
+        "formats",
+        "help",
+        "module",
+        "name",
+        "project",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        description: str,
+        examples: tuple[str, ...],
+        add_arguments: _Adder = _no_arguments,
+        *,
+        project: bool = True,
+        formats: tuple[str, ...] = ("text", "json", "github"),
+        module: str = "",
+        early: str = "",
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.description = description
+        self.examples = examples
+        self.add_arguments = add_arguments
+        # Verbs that read the project get --project and --format.
+        self.project = project
+        self.formats = formats
+        # The module in runner.commands, when the verb is a Python keyword (`import`).
+        self.module = module
+        # A light module whose `start_early()` (a context manager) cli enters before
+        # it parses the command line: work that can start that soon overlaps with
+        # parsing, importing and opening the project (`mlops run`: DVC's imports).
+        self.early = early
 
     @property
     def module_name(self) -> str:
@@ -533,6 +572,7 @@ VERBS: tuple[Verb, ...] = (
             "mlops run iris --shard 2/3 --pull --push    # one CI job of a sharded sweep",
         ),
         _run_args,
+        early="runner.pipeline.repro",
     ),
     Verb(
         "gate",

@@ -63,7 +63,7 @@ def _load(env: str | None, model_dir: str | None, model: str | None, project: st
         from runner.serve.loader import load_dir
 
         return load_dir(Path(model_dir), name=model or "")
-    from runner.config.load import project_root
+    from runner.layout import project_root
     from runner.project.workspace import open_workspace
     from runner.serve.resolve import load_served
 

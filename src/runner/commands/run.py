@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from runner.compile import generated
 from runner.config.load import Workspace
 from runner.errors import CheckFailed, ExternalCommandError, UsageError
 from runner.fsutil import hold_lock
-from runner.layout import ROOT_DVC_LOCK, ROOT_DVC_YAML, RUN_LOCK, pipeline_dvc_lock
+from runner.layout import ROOT_DVC_LOCK, RUN_LOCK, pipeline_dvc_lock
 from runner.pipeline import repro
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import ReproOutcome, StageEvent, StartedRepro, explain_failure
@@ -26,53 +24,6 @@ from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 from runner.project.shards import Shard, parse_shard, shard_size, shard_stages
 from runner.registry import artifact
-
-# The `dvc repro` that `start_early` started for this process's run, if any.
-_EARLY: list[StartedRepro] = []
-
-
-@contextlib.contextmanager
-def start_early(
-    root: Path,
-    *,
-    pipelines: list[str],
-    no_run_cache: bool,
-    force: bool,
-    pull: bool,
-    shard: str | None,
-    **_: object,
-) -> Iterator[None]:
-    """Start `dvc repro` while cli opens the project: DVC's imports (about a third of
-    a no-op run) overlap with validating and compiling. It runs only when `run` says
-    so, after compiling; if anything stops `run` first, it exits untouched. A shard's
-    targets are known only once the project is open, so a shard starts DVC then."""
-    if shard is not None:
-        yield
-        return
-    started = repro.start(
-        root, _targets(pipelines), run_cache=not no_run_cache, force=force, pull=pull
-    )
-    _EARLY.append(started)
-    try:
-        yield
-    finally:
-        if started in _EARLY:
-            _EARLY.remove(started)
-        started.cancel()
-
-
-def _targets(pipelines: list[str]) -> list[str]:
-    return [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
-
-
-def _started(
-    root: Path, targets: list[str], *, run_cache: bool, force: bool, pull: bool
-) -> StartedRepro:
-    """The `dvc repro` `start_early` started with these arguments, else one started now."""
-    wanted = repro.repro_args(targets, run_cache=run_cache, force=force, pull=pull)
-    if _EARLY and _EARLY[-1].args == tuple(wanted):
-        return _EARLY.pop()
-    return repro.start(root, targets, run_cache=run_cache, force=force, pull=pull)
 
 
 def run(
@@ -92,11 +43,15 @@ def run(
     part = sharded(ws, pipelines, shard) if shard is not None else None
     # Only a shard's variants (and the shared stages they read).
     targets = (
-        _targets(pipelines) if part is None else shard_stages(ws.pipelines[pipelines[0]], part)
+        repro.pipeline_targets(pipelines)
+        if part is None
+        else shard_stages(ws.pipelines[pipelines[0]], part)
     )
-    started = _started(ws.root, targets, run_cache=not no_run_cache, force=force, pull=pull)
+    started = repro.prestarted()
     try:
-        return _run(ws, format, pipelines, targets, started, part, no_run_cache, pull, locked, push)
+        return _run(
+            ws, format, pipelines, targets, started, part, no_run_cache, force, pull, locked, push
+        )
     finally:
         started.cancel()  # when it never ran (nothing happens when it did)
 
@@ -109,6 +64,7 @@ def _run(
     started: StartedRepro,
     part: Shard | None,
     no_run_cache: bool,
+    force: bool,
     pull: bool,
     locked: bool,
     push: bool,
@@ -135,7 +91,8 @@ def _run(
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
     with hold_lock(ws.root / RUN_LOCK):
-        outcome = started.finish(progress.event)
+        args = repro.repro_args(targets, run_cache=not no_run_cache, force=force, pull=pull)
+        outcome = started.finish(ws.root, args, progress.event)
         stale = changed_stages(ws.root, targets) if _worth_checking(outcome, count) else []
     summary = RunSummary(
         ran=tuple(outcome.ran),

@@ -114,7 +114,7 @@ def _settings(
             "mlops serve --env staging",
         )
     if env is not None:
-        from runner.config.load import project_root
+        from runner.layout import project_root
         from runner.project.workspace import open_workspace
         from runner.serve.resolve import served
 

@@ -49,36 +49,6 @@ class Workspace:
         return self.pipelines[name]
 
 
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above `start` that holds `mlops.yaml`."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / PROJECT_FILE).is_file():
-            return folder
-    raise UsageError(
-        f"no {PROJECT_FILE} in {start} or any parent folder",
-        "run `mlops init` to create a project, or pass --project DIR",
-    )
-
-
-def project_root(project: str | None) -> Path:
-    """The project folder from --project, or found upwards from the current folder."""
-    if project is None:
-        return find_root(Path.cwd())
-    try:
-        root = Path(project).resolve()
-        found = (root / PROJECT_FILE).is_file()
-    except (OSError, ValueError) as exc:  # a name over NAME_MAX, a NUL in the path
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(
-            f"--project: cannot open {project[:80]!r}: {why}",
-            "pass the folder that holds mlops.yaml",
-        ) from None
-    if not found:
-        raise UsageError(f"no {PROJECT_FILE} in {root}", "pass the folder that holds mlops.yaml")
-    return root
-
-
 def _validate(
     model: type[BaseModel] | TypeAdapter[Any], doc: Document, problems: list[Problem]
 ) -> Any:

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,31 +127,98 @@ class _Parser:
 # What `dvc repro` imports before it reads the repository (about a third of a
 # no-op run): a run started early imports them while mlops opens and compiles.
 _DVC_PRELOAD = ("dvc.cli", "dvc.repo", "dvc.commands.repro")
+# And what it imports later, once it runs (measured with DVC 3.67: after the
+# modules above, a no-op `dvc repro` still spent half its time importing these).
+# A head start only: one that a DVC version lacks is skipped.
+_DVC_WARM = (
+    "dvc.cli.parser:get_main_parser",  # cached by DVC: 20 ms of building argparse
+    "dvc.scm",
+    "dvc.lock",
+    "dvc.rwlock",
+    "dvc.repo.index",
+    "dvc.repo.graph",
+    "dvc.repo.stage",
+    "dvc.repo.plots",
+    "dvc.repo.params",
+    "dvc.repo.metrics",
+    "dvc.repo.datasets",
+    "dvc.repo.artifacts",
+    "dvc.repo.open_repo",
+    "dvc.repo.trie",
+    "dvc.cachemgr",
+    "dvc.data_cloud",
+    "dvc.compare",
+    "dvc.utils.strictyaml",
+    "dvc_data.hashfile.db.local",
+    "dvc.analytics",
+    "dvc.dirs",
+    "networkx",
+    "configobj",
+    "ruamel.yaml",
+    "scmrepo.git",
+    "dulwich.repo",
+    "psutil",
+    "platformdirs",
+    "flufl.lock",
+    "zc.lockfile",
+)
 
 
 class StartedRepro:
-    """A `dvc repro` started ahead of time (`start`): it imports DVC, then waits."""
+    """A DVC started ahead of time (`prestart`): it imports itself, then waits to be
+    told what to reproduce (`finish`)."""
 
-    def __init__(self, root: Path, args: Sequence[str]) -> None:
-        self.args = tuple(args)
+    def __init__(self) -> None:
         # Stages run `python -m runner.steps`: make `python` the interpreter running us,
         # so the stages see this very installation even when its venv is not activated.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         self._waiting = proc.start_module(
-            "dvc", self.args, cwd=root, preload=_DVC_PRELOAD, env={"PATH": path}
+            "dvc", cwd=Path.cwd(), preload=_DVC_PRELOAD, warm=_DVC_WARM, env={"PATH": path}
         )
 
-    def finish(self, emit: Callable[[StageEvent], None]) -> ReproOutcome:
-        """Let it reproduce, reporting events; what it did."""
+    def finish(
+        self, root: Path, args: Sequence[str], emit: Callable[[StageEvent], None]
+    ) -> ReproOutcome:
+        """Let it run `dvc ARGS` in `root`, reporting events; what it did."""
         parser = _Parser(emit)
         started = time.monotonic()
-        outcome = parser.close(self._waiting.stream(parser.line))
+        outcome = parser.close(self._waiting.stream(parser.line, args, cwd=root))
         outcome.seconds = time.monotonic() - started
         return outcome
 
     def cancel(self) -> None:
         """It will not run (mlops stopped first): it exits without touching anything."""
         self._waiting.cancel()
+
+
+# The DVC that `start_early` started for this process's `mlops run`, if still unused.
+_EARLY: list[StartedRepro] = []
+
+
+@contextlib.contextmanager
+def start_early() -> Iterator[None]:
+    """`mlops run`'s `Verb.early`, entered by cli before it even parses the command
+    line: start DVC now, so that its imports (most of a no-op run) overlap with ours,
+    with opening the project and with compiling. It runs only when `run` says so and
+    what (`prestarted`); if anything stops `mlops run` first, it is stopped untouched."""
+    early = StartedRepro()
+    _EARLY.append(early)
+    try:
+        yield
+    finally:
+        if early in _EARLY:
+            _EARLY.remove(early)
+        early.cancel()
+
+
+def prestarted() -> StartedRepro:
+    """The DVC `start_early` started, else one started now."""
+    return _EARLY.pop() if _EARLY else StartedRepro()
+
+
+def pipeline_targets(pipelines: list[str]) -> list[str]:
+    """`dvc repro`'s targets for whole pipelines (all of them when empty)."""
+    return [f"{ROOT_DVC_YAML}:{name}" for name in pipelines]
 
 
 def repro_args(
@@ -168,18 +235,6 @@ def repro_args(
     return args
 
 
-def start(
-    root: Path,
-    targets: Sequence[str],
-    *,
-    run_cache: bool = True,
-    force: bool = False,
-    pull: bool = False,
-) -> StartedRepro:
-    """Start `dvc repro` on `targets` now; it runs on `finish`, or never after `cancel`."""
-    return StartedRepro(root, repro_args(targets, run_cache=run_cache, force=force, pull=pull))
-
-
 def reproduce(
     root: Path,
     targets: Sequence[str],
@@ -194,7 +249,8 @@ def reproduce(
     `pull`: fetch from the remote the outputs a run-cache entry names, so a stage
     another clone ran and pushed is restored here instead of run again.
     """
-    return start(root, targets, run_cache=run_cache, force=force, pull=pull).finish(emit)
+    args = repro_args(targets, run_cache=run_cache, force=force, pull=pull)
+    return StartedRepro().finish(root, args, emit)
 
 
 _MISSING_SOURCE = re.compile(r"missing data 'source': (?P<path>\S+)")

@@ -32,7 +32,7 @@ def load_model(
         raise UsageError("give exactly one of env, version (with model) or path")
     if path is not None:
         return load_dir(Path(path))
-    from runner.config.load import project_root
+    from runner.layout import project_root
     from runner.project.workspace import open_workspace
     from runner.serve.resolve import load_served, load_version
 
