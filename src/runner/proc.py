@@ -142,7 +142,7 @@ except SystemExit as stop:
     code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
     if not isinstance(stop.code, (int, type(None))):
         sys.stderr.flush()
-        os.write(2, f"{stop.code}\n".encode())
+        os.write(2, f"{stop.code}\\n".encode())
 import atexit, threading
 getattr(threading, "_shutdown", lambda: None)()
 atexit._run_exitfuncs()
