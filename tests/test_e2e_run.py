@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,37 @@ def test_run_pull_with_an_unreachable_remote_fails_loudly(tmp_path: Path, sh: Sh
     )
     assert "a pull request from a fork gets no secrets" in result.stderr
     assert not (root / "outputs").exists()  # nothing ran, nothing passed silently
+
+
+def _output_digests(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "outputs").rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_stages_forked_by_the_step_server_write_what_stages_run_alone_write(
+    project: Path, sh: Sh, tmp_path: Path
+) -> None:
+    # `mlops run` hands its built-in stages to one warm process (runner.forkserver);
+    # with MLOPS_STEP_SERVER empty each stage runs alone. Same files either way, and
+    # the server and its folder are gone when the run is.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    forked = Sh.__new__(Sh)
+    forked.env = {**sh.env, "TMPDIR": str(private)}
+    alone = Sh.__new__(Sh)
+    alone.env = {**sh.env, "MLOPS_STEP_SERVER": ""}
+    done = forked("mlops", "run", "--force", "--no-run-cache", "--format", "json", cwd=project)
+    assert len(json.loads(done.stdout)["ran"]) == 5
+    with_server = _output_digests(project)
+    assert list(private.iterdir()) == []  # the server's folder is removed
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", f"runner.forkserver {private}"]).returncode == 0:
+        assert time.monotonic() < deadline, "the step server outlived mlops run"
+        time.sleep(0.1)
+    alone("mlops", "run", "--force", "--no-run-cache", cwd=project)
+    assert _output_digests(project) == with_server

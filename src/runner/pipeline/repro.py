@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import proc
+from runner import forkserver, proc
 from runner.layout import PIPELINES_DIR, ROOT_DVC_YAML
 
 _RUNNING = re.compile(r"^Running stage '(?P<stage>[^']+)':")
@@ -179,10 +179,20 @@ class StartedRepro:
     def finish(
         self, root: Path, args: Sequence[str], emit: Callable[[StageEvent], None]
     ) -> ReproOutcome:
-        """Let it run `dvc ARGS` in `root`, reporting events; what it did."""
+        """Let it run `dvc ARGS` in `root`, reporting events; what it did.
+
+        Its built-in stages share one fork server (`runner.forkserver`), which
+        imports what they import once; it is stopped when DVC is done."""
         parser = _Parser(emit)
         started = time.monotonic()
-        outcome = parser.close(self._waiting.stream(parser.line, args, cwd=root))
+        steps = forkserver.new_folder() if forkserver.wanted() else None
+        env = {forkserver.ENV: str(steps)} if steps else {}
+        try:
+            code = self._waiting.stream(parser.line, args, cwd=root, env=env)
+        finally:
+            if steps:
+                forkserver.stop(steps)
+        outcome = parser.close(code)
         outcome.seconds = time.monotonic() - started
         return outcome
 

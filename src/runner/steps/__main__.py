@@ -52,5 +52,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# What the stages import, imported once by the fork server of an `mlops run` (a head
+# start: one that fails to import there is left to the stage).
+STEP_IMPORTS = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "pyarrow.parquet",
+    "sklearn",
+    "sklearn.base",
+    "sklearn.compose",
+    "sklearn.ensemble",
+    "sklearn.impute",
+    "sklearn.linear_model",
+    "sklearn.metrics",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "skops.io",
+    "runner.steps.runtime",
+    "runner.ml",
+    "runner.ml.evaluate",
+    "runner.ml.ingest",
+    "runner.ml.model_io",
+    "runner.ml.split",
+    "runner.ml.train",
+)
+
+
+def _in_server_or_here() -> int:
+    """Under `mlops run`, hand the stage to the run's fork server (`runner.forkserver`);
+    else, or when there is none to use, run it in this process."""
+    from runner import forkserver
+    from runner.errors import MlopsError
+
+    try:
+        delegated = forkserver.delegate("runner.steps", sys.argv[1:], warm=STEP_IMPORTS)
+    except MlopsError as exc:
+        from runner.diagnostics import render
+
+        sys.stderr.write(render(exc.problems, "text"))
+        return exc.exit_code
+    return main() if delegated is None else delegated
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_in_server_or_here())

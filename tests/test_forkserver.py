@@ -1,0 +1,219 @@
+"""`runner.forkserver`: the warm process that forks the built-in stages of `mlops run`.
+
+Real processes throughout: a stage is a `python` process that calls `delegate`, the
+server is the process the first stage starts, and the module each one runs is a
+small script on PYTHONPATH that writes what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner import forkserver
+
+pytestmark = pytest.mark.skipif(not forkserver.supported(), reason="needs fork and Unix sockets")
+
+# A stage: delegate `python -m MODULE ARGS` to the server, else say so with exit 99.
+STAGE = (
+    "import sys\n"
+    "from runner import forkserver\n"
+    "from runner.errors import MlopsError\n"
+    "try:\n"
+    "    code = forkserver.delegate(sys.argv[1], sys.argv[2:], warm=['json'])\n"
+    "except MlopsError as exc:\n"
+    "    sys.exit(f'error: {exc.message} (hint: {exc.hint})')\n"
+    "sys.exit(99 if code is None else code)\n"
+)
+
+MODULE = """\
+import json, os, pathlib, sys, time
+what = sys.argv[1] if len(sys.argv) > 1 else ''
+pathlib.Path('seen.json').write_text(json.dumps({
+    'argv': sys.argv[1:], 'cwd': os.getcwd(), 'pid': os.getpid(),
+    'x': os.environ.get('X'), 'server': os.environ.get('MLOPS_STEP_SERVER'),
+}))
+print('out:', what)
+print('err:', what, file=sys.stderr)
+if what == 'fail':
+    sys.exit(3)
+if what == 'message':
+    sys.exit('stopped: no data')
+if what == 'raise':
+    raise RuntimeError('broken step')
+if what == 'sleep':
+    pathlib.Path('started').write_text('yes')
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "probe.py").write_text(MODULE)
+    work = tmp_path / "work"
+    work.mkdir()
+    folder = forkserver.new_folder()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+        forkserver.ENV: str(folder),
+        "X": "from the stage",
+    }
+    yield folder, work, env
+    forkserver.stop(folder)
+
+
+def _stage(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", STAGE, "probe", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _ready(folder: Path) -> None:
+    """Start the server the way the first stage does, and wait until it listens."""
+    deadline = time.monotonic() + 60
+    while not (folder / "steps.sock").exists():
+        assert time.monotonic() < deadline, "the server never listened"
+        time.sleep(0.05)
+
+
+def _first(work: Path, env: dict[str, str], folder: Path) -> None:
+    first = _stage(work, env, "first")
+    assert first.returncode == 99, first.stderr  # ran itself, started the server
+    assert (folder / "server.pid").is_file()
+    _ready(folder)
+
+
+def test_without_the_variable_a_stage_runs_itself(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != forkserver.ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", STAGE, "probe"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert done.returncode == 99
+
+
+def test_later_stages_run_in_a_forked_child_with_their_own_folder_env_and_streams(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    folder, work, env = setup
+    _first(work, env, folder)
+    done = _stage(work, env, "second", "two words")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "out: second\n"
+    assert done.stderr == "err: second\n"
+    seen = json.loads((work / "seen.json").read_text())
+    assert seen["argv"] == ["second", "two words"]
+    assert seen["cwd"] == str(work)
+    assert seen["x"] == "from the stage"
+    assert seen["server"] is None  # it runs the module: it must not delegate again
+    served = (folder / "served.log").read_text().splitlines()
+    assert served == [f"{seen['pid']} probe second two words"]
+
+
+def test_exit_codes_messages_and_tracebacks_come_back(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    folder, work, env = setup
+    _first(work, env, folder)
+    failed = _stage(work, env, "fail")
+    assert failed.returncode == 3
+    said = _stage(work, env, "message")
+    assert said.returncode == 1
+    assert said.stderr.endswith("stopped: no data\n")
+    broken = _stage(work, env, "raise")
+    assert broken.returncode == 1
+    assert "RuntimeError: broken step" in broken.stderr
+    assert len((folder / "served.log").read_text().splitlines()) == 3
+
+
+def test_a_signal_to_the_stage_reaches_the_child(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    # DVC stops a stage (or ^C reaches it): the forked child must stop too.
+    folder, work, env = setup
+    _first(work, env, folder)
+    stage = subprocess.Popen(
+        [sys.executable, "-c", STAGE, "probe", "sleep"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (work / "started").exists():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int((folder / "served.log").read_text().split()[0])
+    stage.send_signal(signal.SIGTERM)
+    assert stage.wait(timeout=30) == -signal.SIGTERM  # ends as the child did
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists():
+        assert time.monotonic() < deadline, "the child outlived its stage"
+        time.sleep(0.05)
+
+
+def test_stop_ends_the_server_and_removes_its_folder(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    folder, work, env = setup
+    _first(work, env, folder)
+    server = int((folder / "server.pid").read_text())
+    forkserver.stop(folder)
+    assert not folder.exists()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{server}").exists() and "Z" not in _state(server):
+        assert time.monotonic() < deadline, "the server outlived stop()"
+        time.sleep(0.05)
+    # A stage that comes after: no server, no folder, it runs itself.
+    assert _stage(work, env, "late").returncode == 99
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_a_server_lost_while_a_stage_runs_fails_the_stage_with_a_message(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    # The stage ran there, so it must not run again here: it fails, and says why.
+    folder, work, env = setup
+    _first(work, env, folder)
+    stage = subprocess.Popen(
+        [sys.executable, "-c", STAGE, "probe", "sleep"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (work / "started").exists():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int((folder / "served.log").read_text().split()[0])
+    handler = int(Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[1])
+    os.kill(handler, signal.SIGKILL)
+    _, err = stage.communicate(timeout=30)  # the stage stopped the child: its streams closed
+    assert stage.returncode == 1
+    assert err.strip().splitlines()[-1] == (
+        "error: the step server stopped while it ran this stage (hint: run `mlops run` "
+        "again; set MLOPS_STEP_SERVER= (empty) to run each stage alone)"
+    )
