@@ -31,7 +31,8 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("compile_scale.py", [], ["--small", "20", "--large", "200", "--rounds", "1"]),
     ("registry_scale.py", [], ["--versions", "200", "--models", "5", "--rounds", "1"]),
     ("noop_run.py", [], ["--rounds", "3"]),
-    ("train_vs_script.py", [], []),  # h16b's: no quick arguments agreed
+    ("train_vs_script.py", ["--rows", "200000", "--rounds", "3"], ["--rounds", "1"]),
+    ("stage_overhead.py", ["--server"], ["--server", "--rounds", "3"]),
 ]
 
 _COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}

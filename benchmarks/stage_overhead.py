@@ -9,7 +9,13 @@ round by round, and the table gives the ratio of the medians of paired runs.
 It also lists the heavy packages each stage imports now, and `--parquet`
 measures the parquet writer settings that `runner.ml.files` chose.
 
+`--server` times what the stages cost inside `mlops run`: a whole
+`mlops run --force --no-run-cache` (5 stages on the small CSV) with the run's fork
+server (`runner.forkserver`, the default) against the same run with each stage in
+a process of its own (`MLOPS_STEP_SERVER=`), interleaved round by round.
+
     .venv/bin/python benchmarks/stage_overhead.py [--before REV] [--rounds 7] [--json]
+    .venv/bin/python benchmarks/stage_overhead.py --server [--rounds 7] [--json]
     .venv/bin/python benchmarks/stage_overhead.py --parquet [--rows 200000]
 """
 
@@ -136,6 +142,46 @@ def overhead(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def server(args: argparse.Namespace) -> None:
+    """`mlops run --force --no-run-cache` with the step server and with stages alone."""
+    work = Path(tempfile.mkdtemp(prefix="stage-server-"))
+    try:
+        home = work / "home"
+        home.mkdir()
+        env = _env(home)
+        csv = work / "data.csv"
+        write_data(csv, args.rows)
+        root = make_project(work, csv, 10, env)
+        sides = {"server": env, "alone": {**env, "MLOPS_STEP_SERVER": ""}}
+        cmd = ["mlops", "run", "--force", "--no-run-cache"]
+        for side_env in sides.values():  # a warm file cache for both
+            subprocess.run(cmd, cwd=root, env=side_env, check=True, capture_output=True)
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        for turn in range(args.rounds):
+            order = list(sides.items())
+            for side, side_env in order if turn % 2 == 0 else reversed(order):
+                start = time.perf_counter()
+                subprocess.run(cmd, cwd=root, env=side_env, check=True, capture_output=True)
+                times[side].append(time.perf_counter() - start)
+        paired = zip(times["server"], times["alone"], strict=True)
+        row = {
+            "what": f"mlops run --force, 5 stages, {args.rows}-row CSV, with the step server",
+            "ours_s": round(statistics.median(times["server"]), 3),
+            "peer": "each stage in a process of its own",
+            "peer_s": round(statistics.median(times["alone"]), 3),
+            "ratio": round(statistics.median(a / b for a, b in paired), 3),
+            "goal": "< 1.00",
+        }
+        if args.json:
+            print(json.dumps([row]))
+            return
+        print(f"mlops run --force --no-run-cache, {args.rows}-row CSV, {args.rounds} rounds")
+        print(f"with the step server {row['ours_s']:7.2f} s")
+        print(f"each stage alone     {row['peer_s']:7.2f} s   ratio {row['ratio']}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def parquet(args: argparse.Namespace) -> None:
     """Write and read the generated table with each candidate setting."""
     import pandas as pd
@@ -187,10 +233,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000, help="rows of the generated CSV")
     parser.add_argument("--json", action="store_true", help="print one JSON list of rows")
     parser.add_argument("--parquet", action="store_true", help="measure parquet settings")
+    parser.add_argument(
+        "--server", action="store_true", help="mlops run with the step server and without"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if args.parquet:
         parquet(args)
+    elif args.server:
+        server(args)
     else:
         overhead(args)
 

@@ -217,3 +217,42 @@ def test_a_server_lost_while_a_stage_runs_fails_the_stage_with_a_message(
         "error: the step server stopped while it ran this stage (hint: run `mlops run` "
         "again; set MLOPS_STEP_SERVER= (empty) to run each stage alone)"
     )
+
+
+def test_what_the_forked_stages_use_counts_in_the_run_that_adopted_the_server(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    # `mlops run` adopts the server the first stage leaves behind and waits for it:
+    # the peak memory of a forked stage shows in the run's own resource usage, as
+    # it would if the stage had been a process of its own.
+    folder, work, env = setup
+    (work.parent / "code" / "big.py").write_text(
+        "block = bytearray(400 * 2**20)\nblock[:: 4096] = b'x' * len(block[:: 4096])\n"
+    )
+    run = (
+        "import resource, subprocess, sys, time\n"
+        "from pathlib import Path\n"
+        "from runner import forkserver\n"
+        "forkserver.adopt_orphans()\n"
+        "folder = Path(sys.argv[1])\n"
+        "stage = [sys.executable, '-c', sys.argv[2]]\n"
+        "assert subprocess.run([*stage, 'big']).returncode == 99\n"
+        "while not (folder / 'steps.sock').exists():\n"
+        "    time.sleep(0.05)\n"
+        "assert subprocess.run([*stage, 'big']).returncode == 0\n"
+        "forkserver.stop(folder)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run, str(folder), STAGE],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists()
+    # MiB. The stage script never runs a module itself (it exits 99 instead), so the
+    # block can only have been allocated by the forked child.
+    assert int(done.stdout) >= 400

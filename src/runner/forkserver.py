@@ -147,7 +147,43 @@ def stop(folder: Path) -> None:
     if pid:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+        _wait_if_adopted(pid)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def adopt_orphans() -> None:
+    """Make this process the one that orphaned descendants are handed to (Linux's
+    child subreaper): the server, whose starter (the first stage) exits long before
+    it, is then this process's child, and `stop` waits for it, so that its resource
+    usage (and the stages') counts in this process's. Nothing elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def _wait_if_adopted(pid: int) -> None:
+    """Wait (up to 10 s, then kill) for the stopped server if it is our child."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not ours: nothing to wait for
+            return
+        if done:
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return
+        time.sleep(0.01)
 
 
 # --- the server's side ---------------------------------------------------------
@@ -155,37 +191,68 @@ def stop(folder: Path) -> None:
 
 def serve(folder: Path, warm: Sequence[str]) -> None:
     """Import `warm`, then listen in `folder` until told to stop (SIGTERM), the
-    folder disappears, or nothing came for `_IDLE_EXIT_S`."""
+    folder disappears, or nothing came for `_IDLE_EXIT_S`.
+
+    Every process it forks is waited for, by it or by the handler that forked it, so
+    that what the stages used (CPU, peak memory) adds up in `mlops run`'s own
+    resource usage, which waits for this server (`adopt_orphans`, `stop`)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(folder / _SOCKET))
     listener.listen(16)  # bound before importing: a stage that comes early waits
+    signal.signal(signal.SIGTERM, _stop_serving)
     import importlib
 
-    for name in warm:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            continue
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
-    listener.settimeout(1.0)
-    idle = 0.0
-    while folder.is_dir() and idle < _IDLE_EXIT_S:
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            idle += 1.0
-            continue
-        idle = 0.0
-        if os.fork() == 0:  # a handler per stage: the server goes back to listening
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            code = 1
+    try:
+        for name in warm:
             try:
-                _handle(conn, folder)
-                code = 0
-            finally:
-                os._exit(code)
-        conn.close()
+                importlib.import_module(name)
+            except Exception:  # a head start only
+                continue
+        listener.settimeout(1.0)
+        idle = 0.0
+        while folder.is_dir() and idle < _IDLE_EXIT_S:
+            _reap(block=False)
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                idle += 1.0
+                continue
+            idle = 0.0
+            if os.fork() == 0:  # a handler per stage: the server goes back to listening
+                listener.close()
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                code = 1
+                try:
+                    conn.settimeout(None)
+                    _handle(conn, folder)
+                    code = 0
+                finally:
+                    os._exit(code)
+            conn.close()
+    except _Stopped:
+        pass
+    finally:
+        listener.close()
+        _reap(block=True)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop_serving(number: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _reap(*, block: bool) -> None:
+    """Wait for the handlers that ended (all of them, when `block`)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _handle(conn: socket.socket, folder: Path) -> None:

@@ -83,11 +83,10 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
     if classifier:
         meta["classes"] = [_plain(c) for c in pipeline.classes_]
     # The reference's predictions on the training rows are the longest part after the
-    # fit (3 s of a forest on 150,000 rows): computed on a second thread while this one
-    # profiles the data and saves the model, which only read the fitted pipeline. Tree
-    # ensembles predict without holding the GIL; the result is the same either way.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        predicted = pool.submit(pipeline.predict, x)
+    # fit (3 s of a forest on 150,000 rows): computed on other threads while this one
+    # profiles the data and saves the model, which only read the fitted pipeline.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        predicted = pool.submit(_predict_rows, pool, pipeline, x)
         try:
             profile = profile_table(
                 x,
@@ -102,6 +101,20 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
         finally:
             predicted.cancel()
     progress("train", f"wrote {outputs['model']}")
+
+
+def _predict_rows(pool: ThreadPoolExecutor, pipeline: Any, x: Any) -> Any:
+    """`pipeline.predict(x)`. A tree ensemble predicts each row on its own without
+    holding the GIL, so its rows are predicted in two halves on two threads and
+    joined: the same labels, in the same order, in about half the time."""
+    import numpy as np
+
+    final = pipeline.steps[-1][1]
+    if len(x) < 10_000 or not hasattr(final, "estimators_"):
+        return pipeline.predict(x)
+    half = len(x) // 2
+    second = pool.submit(pipeline.predict, x.iloc[half:])
+    return np.concatenate([pipeline.predict(x.iloc[:half]), second.result()])
 
 
 def build_pipeline(features: list[Feature], preprocess: PreprocessOptions, estimator: Any) -> Any:

@@ -187,6 +187,8 @@ class StartedRepro:
         started = time.monotonic()
         steps = forkserver.new_folder() if forkserver.wanted() else None
         env = {forkserver.ENV: str(steps)} if steps else {}
+        if steps:
+            forkserver.adopt_orphans()
         try:
             code = self._waiting.stream(parser.line, args, cwd=root, env=env)
         finally:
