@@ -388,6 +388,18 @@ def sha256_stream(fh: IO[bytes]) -> str:
     return h.hexdigest()
 
 
+def sha256_fd(fd: int) -> str:
+    """The hex sha256 of the whole file open as `fd`, read with `os.pread` (the file's
+    position is left alone, so another reader can share it meanwhile). Neither the
+    reads nor the hashing of 1 MiB blocks hold the GIL: it runs well on a thread."""
+    h = hashlib.sha256()
+    offset = 0
+    while block := os.pread(fd, _BLOCK, offset):
+        h.update(block)
+        offset += len(block)
+    return h.hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     """The hex sha256 of `data`."""
     return hashlib.sha256(data).hexdigest()

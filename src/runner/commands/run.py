@@ -19,7 +19,7 @@ from runner.pipeline import repro
 from runner.pipeline import summary as last_run
 from runner.pipeline.repro import ReproOutcome, StageEvent, StartedRepro, explain_failure
 from runner.pipeline.runcache import unshared
-from runner.pipeline.status import changed_stages
+from runner.pipeline.status import StatusCheck
 from runner.pipeline.summary import RunSummary
 from runner.project.graph import build_graph
 from runner.project.shards import Shard, parse_shard, shard_size, shard_stages
@@ -90,10 +90,23 @@ def _run(
     if pull:
         _pull(ws, targets, run_cache=not no_run_cache)
     # Compile refuses to rewrite the files the stages read while this lock is held.
-    with hold_lock(ws.root / RUN_LOCK):
-        args = repro.repro_args(targets, run_cache=not no_run_cache, force=force, pull=pull)
-        outcome = started.finish(ws.root, args, progress.event)
-        stale = changed_stages(ws.root, targets) if _worth_checking(outcome, count) else []
+    check = StatusCheck()
+
+    def event(event: StageEvent) -> None:
+        progress.event(event)
+        # Something changes, so `dvc status` will be asked after: start it while the
+        # last stages run (not sooner: the first ones share the cores with the fork
+        # server's imports).
+        if event.kind in ("start", "restored") and progress.seen >= progress.total - 2:
+            check.prepare()
+
+    try:
+        with hold_lock(ws.root / RUN_LOCK):
+            args = repro.repro_args(targets, run_cache=not no_run_cache, force=force, pull=pull)
+            outcome = started.finish(ws.root, args, event)
+            stale = check.changed(ws.root, targets) if _worth_checking(outcome, count) else []
+    finally:
+        check.cancel()  # when it was not needed (nothing happens when it ran)
     summary = RunSummary(
         ran=tuple(outcome.ran),
         restored=tuple(outcome.restored),

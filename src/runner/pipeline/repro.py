@@ -126,11 +126,11 @@ class _Parser:
 
 # What `dvc repro` imports before it reads the repository (about a third of a
 # no-op run): a run started early imports them while mlops opens and compiles.
-_DVC_PRELOAD = ("dvc.cli", "dvc.repo", "dvc.commands.repro")
+DVC_PRELOAD = ("dvc.cli", "dvc.repo", "dvc.commands.repro")
 # And what it imports later, once it runs (measured with DVC 3.67: after the
 # modules above, a no-op `dvc repro` still spent half its time importing these).
 # A head start only: one that a DVC version lacks is skipped.
-_DVC_WARM = (
+DVC_WARM = (
     "dvc.cli.parser:get_main_parser",  # cached by DVC: 20 ms of building argparse
     "dvc.scm",
     "dvc.lock",
@@ -173,7 +173,7 @@ class StartedRepro:
         # so the stages see this very installation even when its venv is not activated.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         self._waiting = proc.start_module(
-            "dvc", cwd=Path.cwd(), preload=_DVC_PRELOAD, warm=_DVC_WARM, env={"PATH": path}
+            "dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM, env={"PATH": path}
         )
 
     def finish(

@@ -8,16 +8,51 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner import proc
-from runner.pipeline.repro import display_name
+from runner.errors import ExternalCommandError
+from runner.pipeline.repro import DVC_PRELOAD, DVC_WARM, display_name
 
 
-def changed_stages(root: Path, targets: Sequence[str]) -> list[str]:
-    """Stages (`iris:train`) that `dvc status` lists as changed, `always_changed` ones aside."""
-    # With targets (chosen pipelines' root stages), their upstream stages count too.
-    deps = ["--with-deps"] if targets else []
-    result = proc.run(proc.dvc_cmd("status", "--json", *deps, *targets), cwd=root)
+class StatusCheck:
+    """The `dvc status` that `mlops run` asks after a run that ran or restored stages.
+
+    `prepare` starts it as soon as the first stage starts, so that its imports are
+    done by the time the run is; `changed` runs it then (or starts one, unprepared).
+    """
+
+    def __init__(self) -> None:
+        self._waiting: proc.Waiting | None = None
+
+    def prepare(self) -> None:
+        if self._waiting is None:
+            self._waiting = proc.start_module(
+                "dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM
+            )
+
+    def cancel(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    def changed(self, root: Path, targets: Sequence[str]) -> list[str]:
+        """Stages (`iris:train`) that `dvc status` lists as changed, `always_changed`
+        ones aside."""
+        # With targets (chosen pipelines' root stages), their upstream stages count too.
+        args = ["status", "--json", *(["--with-deps"] if targets else []), *targets]
+        if self._waiting is None:
+            return _changed(proc.run(proc.dvc_cmd(*args), cwd=root).stdout)
+        lines: list[str] = []
+        code = self._waiting.stream(lines.append, args, cwd=root)
+        if code != 0:
+            raise ExternalCommandError(
+                f"`dvc {' '.join(args)}` exited with {code}\n" + "\n".join(lines[-20:]),
+                "the command's own output is shown above",
+            )
+        # Its stdout and stderr come merged: the report is the line that is an object.
+        return _changed(next((ln for ln in reversed(lines) if ln.startswith("{")), "{}"))
+
+
+def _changed(stdout: str) -> list[str]:
     try:
-        report = json.loads(result.stdout or "{}")
+        report = json.loads(stdout or "{}")
     except ValueError:
         return []
     out = []
