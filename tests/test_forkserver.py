@@ -99,6 +99,26 @@ def _first(work: Path, env: dict[str, str], folder: Path) -> None:
     _ready(folder)
 
 
+def _sleeping(
+    folder: Path, work: Path, env: dict[str, str], streams: int
+) -> tuple[subprocess.Popen[str], int]:
+    """A stage whose forked child sleeps, once that child has started; and its pid."""
+    _first(work, env, folder)
+    stage = subprocess.Popen(
+        [sys.executable, "-c", STAGE, "probe", "sleep"],
+        cwd=work,
+        env=env,
+        stdout=streams,
+        stderr=streams,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (work / "started").exists():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    return stage, int((folder / "served.log").read_text().split()[0])
+
+
 def test_without_the_variable_a_stage_runs_itself(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != forkserver.ENV}
     done = subprocess.run(
@@ -146,19 +166,7 @@ def test_a_signal_to_the_stage_reaches_the_child(
 ) -> None:
     # DVC stops a stage (or ^C reaches it): the forked child must stop too.
     folder, work, env = setup
-    _first(work, env, folder)
-    stage = subprocess.Popen(
-        [sys.executable, "-c", STAGE, "probe", "sleep"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not (work / "started").exists():
-        assert time.monotonic() < deadline, "the child never started"
-        time.sleep(0.05)
-    child = int((folder / "served.log").read_text().split()[0])
+    stage, child = _sleeping(folder, work, env, subprocess.DEVNULL)
     stage.send_signal(signal.SIGTERM)
     assert stage.wait(timeout=30) == -signal.SIGTERM  # ends as the child did
     deadline = time.monotonic() + 10
@@ -195,20 +203,7 @@ def test_a_server_lost_while_a_stage_runs_fails_the_stage_with_a_message(
 ) -> None:
     # The stage ran there, so it must not run again here: it fails, and says why.
     folder, work, env = setup
-    _first(work, env, folder)
-    stage = subprocess.Popen(
-        [sys.executable, "-c", STAGE, "probe", "sleep"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (work / "started").exists():
-        assert time.monotonic() < deadline, "the child never started"
-        time.sleep(0.05)
-    child = int((folder / "served.log").read_text().split()[0])
+    stage, child = _sleeping(folder, work, env, subprocess.PIPE)
     handler = int(Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[1])
     os.kill(handler, signal.SIGKILL)
     _, err = stage.communicate(timeout=30)  # the stage stopped the child: its streams closed

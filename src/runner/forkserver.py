@@ -303,20 +303,9 @@ def _become(request: dict[str, object], fds: list[int]) -> None:
         # reseeds itself after a fork).
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
-        module = str(request["module"])
         args = request["args"]
         assert isinstance(args, list)
-        sys.argv = [module, *map(str, args)]
-        import runpy
-
-        try:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-            code = 0
-        except SystemExit as stop_:
-            code = stop_.code if isinstance(stop_.code, int) else 0 if stop_.code is None else 1
-            if not isinstance(stop_.code, (int, type(None))):
-                sys.stderr.flush()
-                os.write(2, f"{stop_.code}\n".encode())
+        code = proc.run_module_as_main(str(request["module"]), [str(a) for a in args])
     except BaseException:
         import traceback
 

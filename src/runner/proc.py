@@ -122,6 +122,23 @@ def start_detached(cmd: Sequence[str]) -> int:
     ).pid
 
 
+def run_module_as_main(module: str, args: Sequence[str]) -> int:
+    """Run `module` in this process as `python -m module args` would; its exit status
+    (a `SystemExit` message is written to stderr, status 1, as Python does)."""
+    import runpy
+
+    sys.argv = [module, *args]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        sys.stderr.flush()
+        os.write(2, f"{stop.code}\n".encode())
+        return 1
+    return 0
+
+
 # The child of `start_module`. It imports, then reads one line from stdin:
 # `go {"args": [...], "cwd": ..., "env": {...}}` runs the module there, with those
 # variables added; anything else (or end of input) exits. Once the module is done
@@ -129,7 +146,8 @@ def start_detached(cmd: Sequence[str]) -> int:
 # ends without tearing down the interpreter: freeing every object of a DVC run one
 # by one took 90 to 170 ms, a third of a no-op `mlops run`.
 _WAIT_THEN_RUN = """\
-import importlib, json, os, runpy, sys
+import importlib, json, os, sys
+from runner.proc import run_module_as_main
 for name in filter(None, sys.argv[1].split(",")):
     __import__(name)
 for name in filter(None, sys.argv[2].split(",")):
@@ -147,15 +165,7 @@ sys.stdin.close()
 order = json.loads(line[3:])
 os.environ.update(order["env"])
 os.chdir(order["cwd"])
-sys.argv = [sys.argv[3], *order["args"]]
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as stop:
-    code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
-    if not isinstance(stop.code, (int, type(None))):
-        sys.stderr.flush()
-        os.write(2, f"{stop.code}\\n".encode())
+code = run_module_as_main(sys.argv[3], order["args"])
 import atexit, threading
 getattr(threading, "_shutdown", lambda: None)()
 atexit._run_exitfuncs()
