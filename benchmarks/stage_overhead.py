@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from train_vs_script import _env, make_project, write_data  # noqa: E402
+from train_vs_script import set_up, write_data  # noqa: E402
 
 STAGES = ("ingest", "split", "train", "evaluate", "--manifest")
 HEAVY = ("sklearn", "skops", "scipy", "joblib", "pytest", "pandas", "pyarrow")
@@ -94,12 +94,7 @@ def heavy_imports(stage: str, root: Path, env: dict[str, str], src: Path) -> lis
 def overhead(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="stage-overhead-"))
     try:
-        home = work / "home"
-        home.mkdir()
-        env = _env(home)
-        csv = work / "data.csv"
-        write_data(csv, args.rows)
-        root = make_project(work, csv, 10, env)
+        root, _, env = set_up(work, args.rows, 10)
         sides = {"now": REPO / "src"}
         if args.before:
             sides = {"before": source_of(args.before, work / "before"), **sides}
@@ -146,12 +141,7 @@ def server(args: argparse.Namespace) -> None:
     """`mlops run --force --no-run-cache` with the step server and with stages alone."""
     work = Path(tempfile.mkdtemp(prefix="stage-server-"))
     try:
-        home = work / "home"
-        home.mkdir()
-        env = _env(home)
-        csv = work / "data.csv"
-        write_data(csv, args.rows)
-        root = make_project(work, csv, 10, env)
+        root, _, env = set_up(work, args.rows, 10)
         sides = {"server": env, "alone": {**env, "MLOPS_STEP_SERVER": ""}}
         cmd = ["mlops", "run", "--force", "--no-run-cache"]
         for side_env in sides.values():  # a warm file cache for both

@@ -119,6 +119,16 @@ def make_project(work: Path, csv: Path, trees: int, env: dict[str, str]) -> Path
     return root
 
 
+def set_up(work: Path, rows: int, trees: int) -> tuple[Path, Path, dict[str, str]]:
+    """Generated data, a HOME and the example project in `work`: (project, csv, env)."""
+    home = work / "home"
+    home.mkdir()
+    env = _env(home)
+    csv = work / "data.csv"
+    write_data(csv, rows)
+    return make_project(work, csv, trees, env), csv, env
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MiB) of `cmd` and all the processes it starts."""
     start = time.perf_counter()
@@ -181,12 +191,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="train-vs-script-"))
     try:
-        home = work / "home"
-        home.mkdir()
-        env = _env(home)
-        csv = work / "data.csv"
-        write_data(csv, args.rows)
-        root = make_project(work, csv, args.trees, env)
+        root, csv, env = set_up(work, args.rows, args.trees)
         ours = ["mlops", "run", "--force", "--no-run-cache"]
         peer = [
             sys.executable,
