@@ -155,7 +155,10 @@ def adopt_orphans() -> None:
     """Make this process the one that orphaned descendants are handed to (Linux's
     child subreaper): the server, whose starter (the first stage) exits long before
     it, is then this process's child, and `stop` waits for it, so that its resource
-    usage (and the stages') counts in this process's. Nothing elsewhere."""
+    usage (and the stages') counts in this process's. Nothing elsewhere. It lasts
+    for the life of the process: called in-process (tests call `cli.main`), any later
+    orphan of the caller's descendants is handed to it as well, and stays a zombie
+    until the caller exits."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
