@@ -251,3 +251,22 @@ def test_what_the_forked_stages_use_counts_in_the_run_that_adopted_the_server(
     # MiB. The stage script never runs a module itself (it exits 99 instead), so the
     # block can only have been allocated by the forked child.
     assert int(done.stdout) >= 400
+
+
+def test_a_server_that_ends_takes_its_socket_and_pid_file_with_it(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    # `stop` must never signal a pid another process may have reused, and no stage may
+    # wait on a dead socket; a later stage starts a new server instead.
+    folder, work, env = setup
+    _first(work, env, folder)
+    server = int((folder / "server.pid").read_text())
+    os.kill(server, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while (folder / "server.pid").exists() or (folder / "steps.sock").exists():
+        assert time.monotonic() < deadline, "the server left its files behind"
+        time.sleep(0.05)
+    assert folder.is_dir()
+    _first(work, env, folder)  # runs itself and starts a new server
+    assert int((folder / "server.pid").read_text()) != server
+    assert _stage(work, env, "again").returncode == 0

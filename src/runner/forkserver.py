@@ -89,12 +89,10 @@ def delegate(module: str, args: Sequence[str], *, warm: Sequence[str] = ()) -> i
         for sig in _FORWARDED:
             signal.signal(sig, lambda number, frame: _forward(child, number))
         conn.settimeout(None)
-        while True:
-            try:
-                line = reader.readline()
-                break
-            except InterruptedError:  # pragma: no cover (PEP 475 retries)
-                continue
+        try:
+            line = reader.readline()
+        except OSError:  # the connection broke: as good as a server that stopped
+            line = b""
     if not line.startswith(b"exit "):
         _forward(child, signal.SIGTERM)  # no one would report what it does now
         raise ExternalCommandError(
@@ -213,15 +211,17 @@ def serve(folder: Path, warm: Sequence[str]) -> None:
                 continue
         listener.settimeout(1.0)
         idle = 0.0
+        handlers: set[int] = set()
         while folder.is_dir() and idle < _IDLE_EXIT_S:
-            _reap(block=False)
+            handlers -= _reap(block=False)
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                idle += 1.0
+                idle = 0.0 if handlers else idle + 1.0  # a long stage is not idleness
                 continue
             idle = 0.0
-            if os.fork() == 0:  # a handler per stage: the server goes back to listening
+            handler = os.fork()
+            if handler == 0:  # a handler per stage: the server goes back to listening
                 listener.close()
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 code = 1
@@ -231,11 +231,17 @@ def serve(folder: Path, warm: Sequence[str]) -> None:
                     code = 0
                 finally:
                     os._exit(code)
+            handlers.add(handler)
             conn.close()
     except _Stopped:
         pass
     finally:
         listener.close()
+        # Gone from the folder before it exits: no stage connects to a dead server,
+        # and `stop` never signals a pid that another process may have reused.
+        for name in (_SOCKET, _PID):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
         _reap(block=True)
 
 
@@ -247,15 +253,17 @@ def _stop_serving(number: int, frame: object) -> None:
     raise _Stopped
 
 
-def _reap(*, block: bool) -> None:
-    """Wait for the handlers that ended (all of them, when `block`)."""
+def _reap(*, block: bool) -> set[int]:
+    """Wait for the handlers that ended (all of them, when `block`); their pids."""
+    ended: set[int] = set()
     while True:
         try:
             pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
-            return
+            return ended
         if pid == 0:
-            return
+            return ended
+        ended.add(pid)
 
 
 def _handle(conn: socket.socket, folder: Path) -> None:
