@@ -17,6 +17,9 @@ from filelock import FileLock
 
 from runner.commands.init import example_files
 
+# The fixtures of the S3 end-to-end modules (`sh` with fake AWS credentials, `s3_endpoint`).
+pytest_plugins = ["s3server"]
+
 
 def build_tree(root: Path, spec: Mapping[str, str | bytes]) -> Path:
     """Write files from a {relative path: content} dict (as copier's tests do)."""

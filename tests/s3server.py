@@ -19,6 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from conftest import Sh
+
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -114,3 +118,25 @@ def moto_server(*, atomic: bool = True, timeout: float = 30.0) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# The bucket the shared `s3_endpoint` fixture creates.
+BUCKET = "models"
+
+
+# Fixtures of the S3 end-to-end modules (this module is a pytest plugin: conftest.py's
+# `pytest_plugins`). A module that defines its own `sh` uses that one instead.
+@pytest.fixture(scope="module")
+def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
+    """A shell whose AWS credentials are the test server's fake ones."""
+    shell = Sh(tmp_path_factory.mktemp("home"))
+    use_test_credentials(shell.env)
+    return shell
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server for the module, with BUCKET created."""
+    with moto_server() as endpoint:
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint

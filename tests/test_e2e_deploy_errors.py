@@ -9,26 +9,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from s3server import moto_server, s3_client, unused_port, use_test_credentials
+from s3server import BUCKET, s3_client, unused_port
 
 from conftest import Sh, copy_template
 
 pytestmark = pytest.mark.slow
 
 MODEL = "iris-classifier"
-BUCKET = "models"
-
-
-@pytest.fixture(scope="module")
-def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
-    shell = Sh(tmp_path_factory.mktemp("home"))
-    use_test_credentials(shell.env)
-    return shell
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +28,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory, sh: Sh, trained_template: Pat
     root = copy_template(trained_template, tmp_path_factory.mktemp("deploy-errors") / "demo")
     sh("mlops", "register", "iris", cwd=root)
     return root
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        s3_client(endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
 
 
 def configure(root: Path, production: str) -> str:

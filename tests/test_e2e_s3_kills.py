@@ -23,37 +23,21 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faultproxy import FaultProxy, fault_proxy
-from s3server import moto_server, s3_client, use_test_credentials
+from s3server import BUCKET, s3_client
 
 from conftest import Sh, copy_template, git_commit
 
 pytestmark = pytest.mark.slow
 
 MODEL = "iris-classifier"
-BUCKET = "models"
 KILLS = 30
 SEED = 20261130
-
-
-@pytest.fixture(scope="module")
-def sh(tmp_path_factory: pytest.TempPathFactory) -> Sh:
-    shell = Sh(tmp_path_factory.mktemp("home"))
-    use_test_credentials(shell.env)
-    return shell
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        s3_client(endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
 
 
 @pytest.fixture(scope="module")
