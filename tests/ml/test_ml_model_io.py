@@ -89,6 +89,76 @@ def test_garbage_with_matching_checksum(model_copy: Path) -> None:
     assert caught.value.hint == RETRAIN
 
 
+def _rewrite(model_dir: Path, change: dict[str, bytes | None]) -> Path:
+    """Rewrite the archive's members (None: drop one) and give it a matching checksum."""
+    path = model_dir / "model.skops"
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    for name, content in change.items():
+        if content is None:
+            entries.pop(name)
+        else:
+            entries[name] = content
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (model_dir / "model.skops.sha256").write_text(f"{digest}  model.skops\n")
+    return path
+
+
+def _largest_array(model_dir: Path) -> str:
+    with zipfile.ZipFile(model_dir / "model.skops") as archive:
+        arrays = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+    return max(arrays, key=lambda i: i.file_size).filename
+
+
+def test_an_array_that_fails_its_crc_is_a_broken_file(model_copy: Path) -> None:
+    # Arrays are read while the model is built, after the audit: a member whose bytes
+    # no longer match the archive's CRC is reported as a broken file, not a traceback.
+    name = _largest_array(model_copy)
+    path = _rewrite(model_copy, {})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.file_size - 1] ^= 0x01
+    path.write_bytes(bytes(data))
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    (model_copy / "model.skops.sha256").write_text(f"{digest}  model.skops\n")
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message == (
+        f"{path} is not a valid skops file (Bad CRC-32 for file '{name}')"
+    )
+    assert caught.value.hint == RETRAIN
+
+
+def test_a_missing_array_is_a_broken_file(model_copy: Path) -> None:
+    name = _largest_array(model_copy)
+    path = _rewrite(model_copy, {name: None})
+    with pytest.raises(StepError) as caught:
+        load_model(model_copy)
+    assert caught.value.message.startswith(f"{path} is not a valid skops file (")
+    assert name in caught.value.message
+    assert caught.value.hint == RETRAIN
+
+
+def test_loaded_arrays_equal_what_skops_loads(iris: Run) -> None:
+    import numpy as np
+    import pandas as pd
+    import skops.io
+
+    path = iris.model / "model.skops"
+    ours = load_model(iris.model)
+    theirs = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    for mine, other in zip(ours.steps, theirs.steps, strict=True):
+        assert type(mine[1]) is type(other[1])
+    rows = np.random.default_rng(0).normal(size=(50, 4))
+    x = pd.DataFrame(rows, columns=ours.feature_names_in_)
+    assert (ours.predict(x) == theirs.predict(x)).all()
+
+
 @pytest.mark.parametrize("name", ["model.skops", "model.skops.sha256"])
 def test_missing_file(model_copy: Path, name: str) -> None:
     (model_copy / name).unlink()

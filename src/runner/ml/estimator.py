@@ -90,3 +90,38 @@ def make_estimator(
             hint=f"use a supervised estimator, e.g. {EXAMPLE} or sklearn.linear_model.Ridge",
         )
     return estimator, dict(sorted(effective.items()))
+
+
+# Below this many rows a second thread costs more than it saves.
+_SPLIT_ROWS = 10_000
+
+
+def predict_in_halves(method: Any, estimator: Any, rows: Any, pool: Any = None) -> Any:
+    """`method(rows)` (a `predict` or `predict_proba`), for a tree ensemble in two halves.
+
+    A tree ensemble (anything with `estimators_`) predicts each row on its own and
+    mostly without holding the GIL, so its rows are predicted in two halves on two
+    threads and joined: the same values, in the same order, in a bit more than half
+    the time on two cores. `rows` is a DataFrame or an array; `pool`, an executor
+    with a free worker, else a thread is started for the call.
+    """
+    if len(rows) < _SPLIT_ROWS or not hasattr(estimator, "estimators_"):
+        return method(rows)
+    import numpy as np
+
+    def part(lo: int | None, hi: int | None) -> Any:
+        chunk = rows.iloc[lo:hi] if hasattr(rows, "iloc") else rows[lo:hi]
+        return method(chunk)
+
+    half = len(rows) // 2
+    if pool is not None:
+        return _joined(np, part(None, half), pool.submit(part, half, None))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as own:
+        second = own.submit(part, half, None)
+        return _joined(np, part(None, half), second)
+
+
+def _joined(np: Any, first: Any, second: Any) -> Any:
+    return np.concatenate([first, second.result()])

@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.config.step_options import EvaluateOptions
 from runner.ml.errors import StepError, column_hint
+from runner.ml.estimator import predict_in_halves
 from runner.ml.features import Feature, prepare_features
 from runner.ml.files import dumps_json, read_parquet, replace_dir, write_bytes, write_json
 from runner.ml.metrics import (
@@ -99,17 +100,17 @@ def predictions(model: Any, x: Any, *, classifier: bool) -> tuple[Any, Any | Non
     The preprocessing runs once. For the forests, whose `predict` is the class of
     the highest probability, the probabilities are computed once and the labels
     taken from them exactly as their `predict` does; other estimators predict twice.
+    A tree ensemble predicts its rows in two halves on two threads
+    (`predict_in_halves`).
     """
     from sklearn.pipeline import Pipeline
 
     final, rows = model, x
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         final, rows = model.steps[-1][1], model[:-1].transform(x)
-    if not classifier:
-        return final.predict(rows), None
-    if not hasattr(final, "predict_proba"):
-        return final.predict(rows), None
-    proba = final.predict_proba(rows)
+    if not classifier or not hasattr(final, "predict_proba"):
+        return predict_in_halves(final.predict, final, rows), None
+    proba = predict_in_halves(final.predict_proba, final, rows)
     if _predicts_by_argmax(final, proba):
         import numpy as np
 

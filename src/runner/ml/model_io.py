@@ -13,6 +13,7 @@ import io
 import json
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,6 +83,73 @@ class _NoArrays:
 
     def read(self, name: str) -> bytes:
         return b""
+
+
+class _Deferred:
+    """The archive as `load_model` shows it to skops' tree builder: reading a member
+    returns a short token naming it, not its bytes (skops would otherwise hold every
+    array's bytes in memory from the audit to the end of the load: a third copy of
+    the model, 2 GB of a 2 GB forest). `_attach` gives the bytes back after the audit."""
+
+    PREFIX = b"\0mlops-deferred\0"
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+
+    def read(self, name: str) -> bytes:
+        self.archive.getinfo(name)  # a missing member is a broken file, as when read
+        return self.PREFIX + name.encode("utf-8")
+
+    @classmethod
+    def member(cls, value: Any) -> str | None:
+        """The member a token BytesIO stands for; None for anything else."""
+        if isinstance(value, io.BytesIO):
+            data = value.getbuffer()
+            try:
+                if data[: len(cls.PREFIX)] == cls.PREFIX:
+                    return bytes(data[len(cls.PREFIX) :]).decode("utf-8")
+            finally:
+                data.release()
+        return None
+
+
+def _attach(node: Any, archive: zipfile.ZipFile, opened: list[IO[bytes]]) -> None:
+    """Give every node of the audited tree its members' bytes back.
+
+    A numpy array reads its member straight from the archive while it is built
+    (numpy reads a file object in small blocks), so no array is ever held twice
+    over; anything else gets its bytes in place, as skops itself would have read
+    them. Files opened here are appended to `opened` for the caller to close.
+    """
+    from skops.io._audit import Node
+
+    pending, seen = [node], set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+            continue
+        if isinstance(item, dict):
+            pending.extend(item.values())
+            continue
+        if not isinstance(item, Node) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        for attr, value in list(vars(item).items()):
+            name = _Deferred.member(value)
+            if name is None:
+                if isinstance(value, (Node, list, tuple, dict)):
+                    pending.append(value)
+                continue
+            if attr == "buffer" and getattr(item, "type", None) == "numpy":
+                reader = archive.open(name)
+                opened.append(reader)
+                setattr(item, attr, reader)
+            else:
+                value.seek(0)
+                value.truncate()
+                value.write(archive.read(name))
+                value.seek(0)
 
 
 def _tree(schema: dict[str, Any], src: Any) -> Any:
@@ -166,7 +234,9 @@ def load_model(model_dir: Path) -> Any:
     opened once: the bytes that are hashed are the bytes that are loaded. The hash
     is computed on a second thread while the trusted types are built (0.25 s of a
     437 MB forest), and a model whose file does not match it is refused, not
-    returned.
+    returned. Each array is read from the file as it is built (`_Deferred`): the
+    load holds at most two copies of the arrays (numpy's and scikit-learn's), not
+    three (skops alone reads every member's bytes before building anything).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -195,31 +265,48 @@ def load_model(model_dir: Path) -> Any:
                 )
 
         try:
-            with zipfile.ZipFile(fh) as archive:
-                schema, context = read_schema(archive)
-                tree = _tree(schema, context.src)
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+            archive = zipfile.ZipFile(fh)
+        except zipfile.BadZipFile as exc:
             matches()  # a changed file is that, before it is a broken one
-            raise StepError(
-                f"{model_path} is not a valid skops file ({first_line(exc)})",
-                hint="re-run the train stage (dvc repro)",
-            ) from exc
-        refused = _refused_types(sorted(tree.get_unsafe_set()))
-        if refused:
-            matches()
-            raise StepError(
-                f"refusing to load {model_path}: untrusted types " + ", ".join(refused),
-                hint="only scikit-learn, numpy and scipy types are loaded; "
-                "retrain with the train step",
-            )
-        # What skops.io.load does after its audit; the audit above is stricter.
-        try:
-            model = tree.construct()
-        except Exception:
-            matches()  # a changed file gets its own error, whatever broke in it
-            raise
+            raise _not_skops(model_path, exc) from exc
+        with archive:
+            try:
+                schema, _ = read_schema(archive)
+                tree = _tree(schema, _Deferred(archive))
+            except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+                matches()
+                raise _not_skops(model_path, exc) from exc
+            refused = _refused_types(sorted(tree.get_unsafe_set()))
+            if refused:
+                matches()
+                raise StepError(
+                    f"refusing to load {model_path}: untrusted types " + ", ".join(refused),
+                    hint="only scikit-learn, numpy and scipy types are loaded; "
+                    "retrain with the train step",
+                )
+            # What skops.io.load does after its audit; the audit above is stricter.
+            opened: list[IO[bytes]] = []
+            try:
+                _attach(tree, archive, opened)
+                model = tree.construct()
+            except (zipfile.BadZipFile, zlib.error) as exc:  # a member that fails its CRC
+                matches()
+                raise _not_skops(model_path, exc) from exc
+            except Exception:
+                matches()  # a changed file gets its own error, whatever broke in it
+                raise
+            finally:
+                for reader in opened:
+                    reader.close()
         matches()
     return model
+
+
+def _not_skops(path: Path, exc: BaseException) -> StepError:
+    return StepError(
+        f"{path} is not a valid skops file ({first_line(exc)})",
+        hint="re-run the train stage (dvc repro)",
+    )
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from runner.config.step_options import PreprocessOptions, TrainOptions
 from runner.ml.errors import StepError, column_hint, first_line
-from runner.ml.estimator import import_estimator, make_estimator
+from runner.ml.estimator import import_estimator, make_estimator, predict_in_halves
 from runner.ml.features import Feature, prepare_features, select_features
 from runner.ml.files import read_parquet, replace_dir
 from runner.ml.model_io import write_model_files
@@ -104,17 +104,9 @@ def run(options: TrainOptions, inputs: dict[str, Path], outputs: dict[str, Path]
 
 
 def _predict_rows(pool: ThreadPoolExecutor, pipeline: Any, x: Any) -> Any:
-    """`pipeline.predict(x)`. A tree ensemble predicts each row on its own without
-    holding the GIL, so its rows are predicted in two halves on two threads and
-    joined: the same labels, in the same order, in about half the time."""
-    import numpy as np
-
-    final = pipeline.steps[-1][1]
-    if len(x) < 10_000 or not hasattr(final, "estimators_"):
-        return pipeline.predict(x)
-    half = len(x) // 2
-    second = pool.submit(pipeline.predict, x.iloc[half:])
-    return np.concatenate([pipeline.predict(x.iloc[:half]), second.result()])
+    """`pipeline.predict(x)`; a tree ensemble's rows in two halves, on this thread
+    and another of `pool`."""
+    return predict_in_halves(pipeline.predict, pipeline.steps[-1][1], x, pool)
 
 
 def build_pipeline(features: list[Feature], preprocess: PreprocessOptions, estimator: Any) -> Any:
