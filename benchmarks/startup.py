@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compile_vs_dvc import compile_sources
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,6 +35,7 @@ def main() -> None:
 
     py = sys.executable
     bindir = Path(py).parent
+    compile_sources()
     work = Path(tempfile.mkdtemp()) / "demo"
     subprocess.run([py, "-m", "runner", "init", str(work)], check=True, capture_output=True)
     commands = {

@@ -6,6 +6,9 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # Exact versions from the lock file (the ones CI tested), so pip never backtracks.
 .venv/bin/python -m pip install --quiet -c requirements/lock.txt -e .
+# Byte-compile our sources, as a wheel install would: an editable install leaves that to the
+# first run, and where PYTHONDONTWRITEBYTECODE is set every mlops process compiles them again.
+.venv/bin/python -m compileall -q src
 export PATH="$PWD/.venv/bin:$PATH"
 demo=$(mktemp -d)/demo
 # The demo commits; give git an identity if this machine has none.

@@ -7,6 +7,9 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet -c requirements/lock.txt --upgrade pip
 # Exact versions from the lock file: the ones CI tested, and nothing for pip to backtrack over.
 .venv/bin/python -m pip install --quiet -c requirements/lock.txt -e '.[test]'
+# Byte-compile our sources, as a wheel install would: an editable install leaves that to the
+# first run, and where PYTHONDONTWRITEBYTECODE is set every mlops process compiles them again.
+.venv/bin/python -m compileall -q src
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

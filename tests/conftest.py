@@ -50,22 +50,66 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order modules for the workers (`-n auto --dist loadfile`): one slow module first,
-    then the fast ones, then the other slow ones.
+# Seconds each long module takes on the CI machine (2 cores, `-n auto`), measured with
+# `pytest --junitxml` (the sum of its tests' times); modules not listed count as short.
+# Only the order uses them: a stale figure costs some balance, never a result.
+MODULE_SECONDS = {
+    "test_e2e_s3_kills.py": 92,
+    "test_e2e_workflows.py": 86,
+    "test_e2e_workflows_sweep.py": 75,
+    "test_e2e_promotion.py": 60,
+    "test_e2e_run.py": 59,
+    "test_e2e_shards.py": 58,
+    "test_e2e_custom_stages.py": 38,
+    "test_registry_cli.py": 36,
+    "test_e2e_dvc_import.py": 35,
+    "test_s3_faults.py": 32,
+    "test_e2e_s3_faults.py": 31,
+    "test_e2e_pipeline.py": 30,
+    "test_e2e_serve.py": 28,
+    "test_e2e_monitor.py": 25,
+    "test_e2e_data.py": 23,
+    "test_e2e_reproduce.py": 22,
+    "test_e2e_gate.py": 21,
+    "test_ci_verbs.py": 21,
+    "test_compile_safety.py": 16,
+    "test_targets.py": 15,
+    "test_e2e_deploy_evidence.py": 14,
+    "test_work_once.py": 12,
+    "test_runcache_shared.py": 12,
+    "test_validate_deep.py": 12,
+    "test_e2e_tamper.py": 12,
+    "test_e2e_deploy_errors.py": 11,
+}
 
-    The first slow module builds the session's trained template while the other worker
-    runs the fast modules instead of waiting for it; the long modules then start before
-    the short ones, so the workers finish together. Tests keep their order in a module.
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist sends the modules with the most tests first unless told not to; the
+    # order below is what keeps both workers busy to the end.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order modules for the workers (`-n auto --dist loadfile`): longest first, so
+    neither worker is left with a long module while the other has nothing to do.
+
+    The first module builds the session's trained template; the second is the longest
+    one that does not need it, so the other worker does not wait for the template.
+    The short modules come last and fill the gaps. Tests keep their order in a module.
     """
-    modules: dict[str, int] = {}
+    weight: dict[str, float] = {}
+    needs_template: dict[str, bool] = {}
     for item in items:
         path = str(item.path)
-        if path not in modules:
-            slow = item.get_closest_marker("slow") is not None
-            first = slow and not any(rank == 0 for rank in modules.values())
-            modules[path] = 0 if first else (2 if slow else 1)
-    order = {path: (rank, index) for index, (path, rank) in enumerate(modules.items())}
+        weight.setdefault(path, MODULE_SECONDS.get(item.path.name, 0))
+        uses = "trained_template" in getattr(item, "fixturenames", ())
+        needs_template[path] = needs_template.get(path, False) or uses
+    modules = sorted(weight, key=lambda path: -weight[path])  # stable: ties keep their order
+    builder = next((m for m in modules if needs_template[m]), None)
+    free = next((m for m in modules if not needs_template[m] and weight[m] > 0), None)
+    head = [m for m in (builder, free) if m is not None]
+    order = {path: index for index, path in enumerate(head + [m for m in modules if m not in head])}
     items.sort(key=lambda item: order[str(item.path)])
 
 
