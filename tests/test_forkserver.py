@@ -270,3 +270,36 @@ def test_a_server_that_ends_takes_its_socket_and_pid_file_with_it(
     _first(work, env, folder)  # runs itself and starts a new server
     assert int((folder / "server.pid").read_text()) != server
     assert _stage(work, env, "again").returncode == 0
+
+
+def test_a_stop_during_the_warm_imports_ends_the_server(tmp_path: Path) -> None:
+    # A `mlops run` whose first built-in stage fails at once stops the server while it
+    # is still importing; a module that fails to import is skipped, a stop is not.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "slow_import.py").write_text(
+        "import pathlib, time\npathlib.Path('importing').write_text('yes')\ntime.sleep(60)\n"
+    )
+    folder = forkserver.new_folder()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "runner.forkserver", str(folder), "slow_import"],
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "importing").exists():
+            assert time.monotonic() < deadline, "the server never started its imports"
+            time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0  # ended by itself, not killed
+        assert not (folder / "steps.sock").exists()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        forkserver.stop(folder)
