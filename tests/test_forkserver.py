@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,12 +84,17 @@ def _stage(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
     )
 
 
+def _until(done: Callable[[], bool], seconds: float, never: str) -> None:
+    """Wait until `done()` (a hang guard, not a timing claim); fail with `never`."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, never
+        time.sleep(0.05)
+
+
 def _ready(folder: Path) -> None:
     """Start the server the way the first stage does, and wait until it listens."""
-    deadline = time.monotonic() + 60
-    while not (folder / "steps.sock").exists():
-        assert time.monotonic() < deadline, "the server never listened"
-        time.sleep(0.05)
+    _until(lambda: (folder / "steps.sock").exists(), 60, "the server never listened")
 
 
 def _first(work: Path, env: dict[str, str], folder: Path) -> None:
@@ -112,10 +117,7 @@ def _sleeping(
         stderr=streams,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not (work / "started").exists():
-        assert time.monotonic() < deadline, "the child never started"
-        time.sleep(0.05)
+    _until(lambda: (work / "started").exists(), 60, "the child never started")
     return stage, int((folder / "served.log").read_text().split()[0])
 
 
@@ -169,10 +171,7 @@ def test_a_signal_to_the_stage_reaches_the_child(
     stage, child = _sleeping(folder, work, env, subprocess.DEVNULL)
     stage.send_signal(signal.SIGTERM)
     assert stage.wait(timeout=30) == -signal.SIGTERM  # ends as the child did
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{child}").exists():
-        assert time.monotonic() < deadline, "the child outlived its stage"
-        time.sleep(0.05)
+    _until(lambda: not Path(f"/proc/{child}").exists(), 10, "the child outlived its stage")
 
 
 def test_stop_ends_the_server_and_removes_its_folder(
@@ -183,10 +182,11 @@ def test_stop_ends_the_server_and_removes_its_folder(
     server = int((folder / "server.pid").read_text())
     forkserver.stop(folder)
     assert not folder.exists()
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{server}").exists() and "Z" not in _state(server):
-        assert time.monotonic() < deadline, "the server outlived stop()"
-        time.sleep(0.05)
+    _until(
+        lambda: not Path(f"/proc/{server}").exists() or "Z" in _state(server),
+        10,
+        "the server outlived stop()",
+    )
     # A stage that comes after: no server, no folder, it runs itself.
     assert _stage(work, env, "late").returncode == 99
 
@@ -262,10 +262,11 @@ def test_a_server_that_ends_takes_its_socket_and_pid_file_with_it(
     _first(work, env, folder)
     server = int((folder / "server.pid").read_text())
     os.kill(server, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while (folder / "server.pid").exists() or (folder / "steps.sock").exists():
-        assert time.monotonic() < deadline, "the server left its files behind"
-        time.sleep(0.05)
+    _until(
+        lambda: not ((folder / "server.pid").exists() or (folder / "steps.sock").exists()),
+        10,
+        "the server left its files behind",
+    )
     assert folder.is_dir()
     _first(work, env, folder)  # runs itself and starts a new server
     assert int((folder / "server.pid").read_text()) != server
@@ -291,10 +292,11 @@ def test_a_stop_during_the_warm_imports_ends_the_server(tmp_path: Path) -> None:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "importing").exists():
-            assert time.monotonic() < deadline, "the server never started its imports"
-            time.sleep(0.05)
+        _until(
+            lambda: (tmp_path / "importing").exists(),
+            60,
+            "the server never started its imports",
+        )
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0  # ended by itself, not killed
         assert not (folder / "steps.sock").exists()
