@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import json
@@ -159,3 +160,32 @@ def test_internal_error_is_exit_3_without_traceback(
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
+
+
+def _children() -> set[int]:
+    """This process's living child processes (Linux: /proc/self/task/*/children)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
+@pytest.mark.parametrize(
+    "argv", [["gate", "--help"], ["gate", "nope"], ["register", "nope"], ["gate"]]
+)
+def test_a_gate_or_register_that_stops_first_stops_its_early_dvc(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gate and register start `dvc status` before parsing (`Verb.early`); when they
+    stop before asking it (help, a usage error, an unknown pipeline), it is gone."""
+    assert main(["init", str(tmp_path / "demo")]) == 0
+    before = _children()
+    code: int | str | None
+    try:
+        code = main([*argv, "--project", str(tmp_path / "demo")])
+    except SystemExit as stop:
+        code = stop.code
+    assert code in (0, 2), capsys.readouterr()
+    assert _children() == before

@@ -179,3 +179,18 @@ def test_stale_metrics_fail_every_rule(strong_main: Path, sh: Sh, tmp_path: Path
     assert "hint: run `mlops run` to bring the metrics up to date, then `mlops gate iris`" in output
     assert "fix the model or the data" not in output
     sh("git", "checkout", "-q", ".", cwd=repo)
+
+
+def test_a_dvc_status_that_fails_fails_every_rule_with_its_error(
+    strong_main: Path, sh: Sh, tmp_path: Path
+) -> None:
+    """The `dvc status` gate started early runs in the project: its own error is the cause."""
+    repo = copy_template(strong_main, tmp_path / "demo")
+    sh("git", "checkout", "-q", "main", cwd=repo)
+    with (repo / ".dvc/config").open("a") as config:
+        config.write("bad: [\n")
+    code, _, output = _gate(sh, repo)
+    assert code == 1, output
+    assert "candidate unavailable: `dvc status` failed: [" in output
+    assert "ERROR: configuration error - config file error" in output
+    assert "Traceback" not in output

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from runner import proc
+from runner.pipeline.status import report_line
 
 # Writes a file (in the folder it runs in) when it runs, so a test can tell whether it ran.
 SCRIPT = "import pathlib, sys\npathlib.Path('ran.txt').write_text(' '.join(sys.argv[1:]))\n"
@@ -107,3 +108,11 @@ def test_a_warm_module_that_is_missing_or_fails_is_skipped(tmp_path: Path) -> No
     assert waiting.stream(lambda line: None, ["x"], cwd=tmp_path) == 0
     assert (tmp_path / "ran.txt").read_text() == "x"
     assert (tmp_path / "filled.txt").read_text() == "yes"
+
+
+def test_the_status_report_is_the_last_object_line_of_the_merged_output() -> None:
+    # A started DVC writes stdout and stderr to one pipe: warnings come first.
+    merged = ["WARNING: a warning", '{"dvc.yaml:iris": ["changed deps"]}']
+    assert report_line(merged) == '{"dvc.yaml:iris": ["changed deps"]}'
+    assert report_line(["{}"]) == "{}"
+    assert report_line(["ERROR: no JSON at all"]) is None

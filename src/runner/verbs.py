@@ -588,6 +588,7 @@ VERBS: tuple[Verb, ...] = (
         ),
         _gate_args,
         formats=("text", "json", "markdown"),
+        early="runner.pipeline.status",
     ),
     Verb(
         "collect",
@@ -616,6 +617,7 @@ VERBS: tuple[Verb, ...] = (
         "registered once.",
         ("mlops register iris", "mlops register iris --bump minor --push"),
         _register_args,
+        early="runner.pipeline.status",
     ),
     Verb(
         "promote",

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runner import git, proc
+from runner import git
 from runner.config.dotted import flatten
 from runner.config.load import PipelineFile, Workspace
 from runner.config.models import CmdStage, Gates, Pipeline
@@ -26,6 +26,7 @@ from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
 from runner.layout import ROOT_DVC_YAML
 from runner.pipeline import summary as last_run
+from runner.pipeline.status import report_line, status_of
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import stages_of
 from runner.yamlio import parse
@@ -119,16 +120,15 @@ def base_gates(ws: Workspace, pfile: PipelineFile, ref: str) -> tuple[Gates | No
 
 def freshness(ws: Workspace, pipeline: str) -> str:
     """Why the candidate's metrics are stale, or '' when DVC says all is up to date."""
-    result = proc.run(
-        proc.dvc_cmd("status", "--json", "--with-deps", f"{ROOT_DVC_YAML}:{pipeline}"),
-        cwd=ws.root,
-        check=False,
-    )
-    if result.returncode != 0:
-        return f"`dvc status` failed: {result.stderr.strip().splitlines()[-1:] or ['?']}"
+    code, lines = status_of(ws.root, [f"{ROOT_DVC_YAML}:{pipeline}"])
+    if code != 0:
+        return f"`dvc status` failed: {[ln for ln in lines if ln.strip()][-1:] or ['?']}"
+    report = report_line(lines)
     try:
-        changed = json.loads(result.stdout or "{}")
+        changed = json.loads(report) if report is not None else None
     except ValueError:
+        changed = None
+    if not isinstance(changed, dict):
         return "`dvc status` gave no JSON"
     if not changed:
         return ""

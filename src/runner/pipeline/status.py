@@ -1,10 +1,18 @@
-"""What `dvc status` still calls changed after a run: a run that reports success must
-leave nothing behind, and this is how `mlops run` checks it."""
+"""What `dvc status` calls changed: after a run (a run that reports success must leave
+nothing behind, and this is how `mlops run` checks it), and before `mlops gate` and
+`mlops register` trust the metrics and the model on disk.
+
+Each starts its `dvc status` ahead of time, so that DVC imports itself (most of a
+`dvc status`) while mlops does its own work: `mlops run` when its first stage starts
+(`StatusCheck.prepare`), gate and register before their command line is even parsed
+(`start_early`, their `Verb.early`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runner import proc
@@ -24,9 +32,7 @@ class StatusCheck:
 
     def prepare(self) -> None:
         if self._waiting is None:
-            self._waiting = proc.start_module(
-                "dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM
-            )
+            self._waiting = _start()
 
     def cancel(self) -> None:
         if self._waiting is not None:
@@ -46,8 +52,44 @@ class StatusCheck:
                 f"`dvc {' '.join(args)}` exited with {code}\n" + "\n".join(lines[-20:]),
                 "the command's own output is shown above",
             )
-        # Its stdout and stderr come merged: the report is the line that is an object.
-        return _changed(next((ln for ln in reversed(lines) if ln.startswith("{")), "{}"))
+        return _changed(report_line(lines) or "{}")
+
+
+def _start() -> proc.Waiting:
+    return proc.start_module("dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM)
+
+
+# The `dvc status` that `start_early` started for this process's gate or register.
+_EARLY: list[proc.Waiting] = []
+
+
+@contextlib.contextmanager
+def start_early() -> Iterator[None]:
+    """`Verb.early` of `mlops gate` and `mlops register`: start DVC now. It runs only
+    when `status_of` asks; if the verb stops first, it is stopped untouched."""
+    waiting = _start()
+    _EARLY.append(waiting)
+    try:
+        yield
+    finally:
+        if waiting in _EARLY:
+            _EARLY.remove(waiting)
+        waiting.cancel()
+
+
+def status_of(root: Path, targets: Sequence[str]) -> tuple[int, list[str]]:
+    """`dvc status --json --with-deps TARGETS` in `root`, by the DVC `start_early`
+    started (else one started now): its exit code and its lines of output."""
+    waiting = _EARLY.pop() if _EARLY else _start()
+    lines: list[str] = []
+    code = waiting.stream(lines.append, ["status", "--json", "--with-deps", *targets], cwd=root)
+    return code, lines
+
+
+def report_line(lines: Sequence[str]) -> str | None:
+    """The JSON report among the lines of a started DVC, whose stdout and stderr come
+    merged (warnings share the stream): the last line that is an object, if any."""
+    return next((ln for ln in reversed(lines) if ln.startswith("{")), None)
 
 
 def _changed(stdout: str) -> list[str]:
