@@ -124,8 +124,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _report(exc: Exception, fmt: str, *, show_traceback: bool) -> int:
-    from runner.diagnostics import render
-    from runner.errors import EXIT_INTERNAL, ConfigError, MlopsError
+    from runner.diagnostics import render, render_output
+    from runner.errors import EXIT_INTERNAL, ConfigError, ExternalCommandError, MlopsError
 
     if show_traceback:
         import traceback
@@ -139,6 +139,8 @@ def _report(exc: Exception, fmt: str, *, show_traceback: bool) -> int:
         stream = sys.stdout if machine else sys.stderr
         fmt = fmt if machine else "text"
         stream.write(render(problems, fmt))
+        if isinstance(exc, ExternalCommandError) and exc.output:
+            sys.stderr.write(render_output(exc.output))
         if fmt == "text" and len(problems) > 1:
             files = len({p.file for p in problems if p.file})
             sys.stderr.write(f"{len(problems)} problems in {files} file(s)\n")

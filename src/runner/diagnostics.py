@@ -26,6 +26,12 @@ def render(problems: Sequence[Problem], fmt: str, *, severity: str = "error") ->
     return "".join(_text(p, severity) for p in problems)
 
 
+def render_output(output: str) -> str:
+    """What a failed command printed, under its error: each line indented behind a
+    bar and escaped as a message is, so it reads as quoted output."""
+    return "".join(f"  | {_one_line(line)}\n" for line in output.splitlines())
+
+
 def _where(p: Problem) -> str:
     parts = [p.file] if p.file else []
     if p.file and p.line:

@@ -89,6 +89,15 @@ class CheckFailed(MlopsError):
 
 
 class ExternalCommandError(MlopsError):
-    """A subprocess (git, dvc) failed; the message shows what ran and what it said."""
+    """A subprocess (git, dvc) failed: the message says what ran and the cause it gave
+    (`cause`, the line of its output that says what went wrong); `output` is the end of
+    what it printed, shown under the error (`proc.command_error`)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, output: str = "", cause: str = ""
+    ) -> None:
+        super().__init__(message, hint)
+        self.output = output
+        self.cause = cause or message

@@ -1,13 +1,15 @@
 """Every subprocess goes through here (as pre-commit's `cmd_output`).
 
 A failure raises ExternalCommandError whose message shows the command, its
-exit code and the tail of what it printed, so no cause is lost.
+exit code and the cause it gave, with the end of what it printed shown under
+it, so no cause is lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -28,11 +30,6 @@ def _env(extra: Mapping[str, str] | None, unset: Collection[str] = ()) -> dict[s
     env["DVC_NO_ANALYTICS"] = "1"
     env.update(extra or {})
     return env
-
-
-def _tail(text: str) -> str:
-    lines = text.strip().splitlines()
-    return "\n".join(lines[-_TAIL:])
 
 
 def run(
@@ -64,13 +61,28 @@ def run(
     except FileNotFoundError:
         raise UsageError(f"{cmd[0]} is not installed or not on PATH", f"install {cmd[0]}") from None
     if check and proc.returncode != 0:
-        raise ExternalCommandError(
-            f"`{' '.join(cmd)}` exited with {proc.returncode}"
-            + (f"\n{_tail(proc.stdout)}" if proc.stdout.strip() else "")
-            + (f"\n{_tail(proc.stderr)}" if proc.stderr.strip() else ""),
-            "the command's own output is shown above",
-        )
+        raise command_error(" ".join(cmd), proc.returncode, f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+# A line in which git or DVC names what went wrong.
+_CAUSE = re.compile(r"^(ERROR|[Ee]rror|fatal)\b")
+
+
+def command_error(shown: str, code: int, output: str) -> ExternalCommandError:
+    """The error of command `shown`, which exited with `code` after printing `output`:
+    its cause in the message (the last line that says ERROR, error or fatal, else its
+    last line), and the end of its output to show under it."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    cause = next((ln.strip() for ln in reversed(lines) if _CAUSE.match(ln.strip())), None)
+    if cause is None and lines:
+        cause = lines[-1].strip()
+    return ExternalCommandError(
+        f"`{shown}` exited with {code}" + (f": {cause}" if cause else ""),
+        "the end of its output is shown below" if lines else "it printed nothing",
+        output="\n".join(lines[-_TAIL:]),
+        cause=cause or "",
+    )
 
 
 def stream(

@@ -156,7 +156,7 @@ def publish(ws: Workspace, source: Path, pr: PullRequest, api: GitHubApi) -> Pub
             try:
                 git.push_head(ws.root, pr.head_ref)
             except ExternalCommandError as exc:
-                why = exc.message.strip().splitlines()[-1]
+                why = exc.cause
                 raise CheckFailed(
                     f"cannot push the results commit to {pr.head_ref}: {why}",
                     "if the branch moved while CI ran, the run of the newer push commits "

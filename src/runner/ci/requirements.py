@@ -92,7 +92,7 @@ def hashes(pins: Iterable[tuple[str, str]], cwd: Path) -> dict[str, str]:
         try:
             proc.run(cmd, cwd=cwd)
         except ExternalCommandError as exc:
-            last = exc.message.strip().splitlines()[-1]
+            last = exc.cause
             raise CheckFailed(
                 f"pip cannot find every pinned distribution on the package index: {last}",
                 "check the index pip uses (pip config list) and the network",

@@ -58,7 +58,7 @@ def push_tags(ws: Workspace, source: Path) -> list[str]:
         try:
             tags = git.bundle_tags(ws.root, path)
         except ExternalCommandError as exc:
-            why = exc.message.strip().splitlines()[-1]
+            why = exc.cause
             raise CheckFailed(f"{path.name}: not a bundle of a version tag: {why}", _HINT) from None
         for tag in tags:
             parsed = versions.parse_tag(tag)

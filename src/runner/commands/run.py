@@ -241,7 +241,7 @@ def _with_remote(
     try:
         proc.run(proc.dvc_cmd(*args), cwd=ws.root)
     except ExternalCommandError as exc:
-        last = exc.message.strip().splitlines()[-1]
+        last = exc.cause
         raise CheckFailed(f"{failed}: {last}", _FORK_HINT) from None
 
 

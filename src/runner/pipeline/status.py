@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runner import proc
-from runner.errors import ExternalCommandError
 from runner.pipeline.repro import DVC_PRELOAD, DVC_WARM, display_name
 
 
@@ -48,10 +47,7 @@ class StatusCheck:
         lines: list[str] = []
         code = self._waiting.stream(lines.append, args, cwd=root)
         if code != 0:
-            raise ExternalCommandError(
-                f"`dvc {' '.join(args)}` exited with {code}\n" + "\n".join(lines[-20:]),
-                "the command's own output is shown above",
-            )
+            raise proc.command_error(f"dvc {' '.join(args)}", code, "\n".join(lines))
         return _changed(report_line(lines) or "{}")
 
 
