@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import ExternalCommandError, UsageError
@@ -230,6 +230,32 @@ class Waiting:
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
         proc.stdout.close()
+
+
+class EarlyStart:
+    """A process a verb starts before it even parses its command line (`Verb.early`),
+    so that its imports overlap the verb's own work. The code that needs it takes it
+    (`take`); if nothing does, it is cancelled, untouched, when the verb ends."""
+
+    def __init__(self, start: Callable[[], Waiting]) -> None:
+        self._start = start
+        self._unused: list[Waiting] = []
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[None]:
+        """Start it now; on the way out, stop it if nothing took it."""
+        waiting = self._start()
+        self._unused.append(waiting)
+        try:
+            yield
+        finally:
+            if waiting in self._unused:
+                self._unused.remove(waiting)
+            waiting.cancel()
+
+    def take(self) -> Waiting:
+        """The process `started` started, else one started now."""
+        return self._unused.pop() if self._unused else self._start()
 
 
 def start_module(

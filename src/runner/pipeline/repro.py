@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,17 +164,21 @@ DVC_WARM = (
 )
 
 
+def _start_dvc() -> proc.Waiting:
+    # Stages run `python -m runner.steps`: make `python` the interpreter running us,
+    # so the stages see this very installation even when its venv is not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return proc.start_module(
+        "dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM, env={"PATH": path}
+    )
+
+
 class StartedRepro:
-    """A DVC started ahead of time (`prestart`): it imports itself, then waits to be
+    """A DVC started ahead of time (`prestarted`): it imports itself, then waits to be
     told what to reproduce (`finish`)."""
 
-    def __init__(self) -> None:
-        # Stages run `python -m runner.steps`: make `python` the interpreter running us,
-        # so the stages see this very installation even when its venv is not activated.
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        self._waiting = proc.start_module(
-            "dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM, env={"PATH": path}
-        )
+    def __init__(self, waiting: proc.Waiting | None = None) -> None:
+        self._waiting = waiting if waiting is not None else _start_dvc()
 
     def finish(
         self, root: Path, args: Sequence[str], emit: Callable[[StageEvent], None]
@@ -203,29 +207,21 @@ class StartedRepro:
         self._waiting.cancel()
 
 
-# The DVC that `start_early` started for this process's `mlops run`, if still unused.
-_EARLY: list[StartedRepro] = []
+# The DVC that `start_early` starts for this process's `mlops run`.
+_EARLY = proc.EarlyStart(_start_dvc)
 
 
-@contextlib.contextmanager
-def start_early() -> Iterator[None]:
+def start_early() -> contextlib.AbstractContextManager[None]:
     """`mlops run`'s `Verb.early`, entered by cli before it even parses the command
     line: start DVC now, so that its imports (most of a no-op run) overlap with ours,
     with opening the project and with compiling. It runs only when `run` says so and
     what (`prestarted`); if anything stops `mlops run` first, it is stopped untouched."""
-    early = StartedRepro()
-    _EARLY.append(early)
-    try:
-        yield
-    finally:
-        if early in _EARLY:
-            _EARLY.remove(early)
-        early.cancel()
+    return _EARLY.started()
 
 
 def prestarted() -> StartedRepro:
     """The DVC `start_early` started, else one started now."""
-    return _EARLY.pop() if _EARLY else StartedRepro()
+    return StartedRepro(_EARLY.take())
 
 
 def pipeline_targets(pipelines: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from runner import proc
@@ -55,28 +55,20 @@ def _start() -> proc.Waiting:
     return proc.start_module("dvc", cwd=Path.cwd(), preload=DVC_PRELOAD, warm=DVC_WARM)
 
 
-# The `dvc status` that `start_early` started for this process's gate or register.
-_EARLY: list[proc.Waiting] = []
+# The `dvc status` that `start_early` starts for this process's gate or register.
+_EARLY = proc.EarlyStart(_start)
 
 
-@contextlib.contextmanager
-def start_early() -> Iterator[None]:
+def start_early() -> contextlib.AbstractContextManager[None]:
     """`Verb.early` of `mlops gate` and `mlops register`: start DVC now. It runs only
     when `status_of` asks; if the verb stops first, it is stopped untouched."""
-    waiting = _start()
-    _EARLY.append(waiting)
-    try:
-        yield
-    finally:
-        if waiting in _EARLY:
-            _EARLY.remove(waiting)
-        waiting.cancel()
+    return _EARLY.started()
 
 
 def status_of(root: Path, targets: Sequence[str]) -> tuple[int, list[str]]:
     """`dvc status --json --with-deps TARGETS` in `root`, by the DVC `start_early`
     started (else one started now): its exit code and its lines of output."""
-    waiting = _EARLY.pop() if _EARLY else _start()
+    waiting = _EARLY.take()
     lines: list[str] = []
     code = waiting.stream(lines.append, ["status", "--json", "--with-deps", *targets], cwd=root)
     return code, lines
