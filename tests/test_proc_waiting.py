@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from runner import proc
-from runner.pipeline.status import report_line
+from runner.pipeline.status import report_of
 
 # Writes a file (in the folder it runs in) when it runs, so a test can tell whether it ran.
 SCRIPT = "import pathlib, sys\npathlib.Path('ran.txt').write_text(' '.join(sys.argv[1:]))\n"
@@ -113,6 +113,9 @@ def test_a_warm_module_that_is_missing_or_fails_is_skipped(tmp_path: Path) -> No
 def test_the_status_report_is_the_last_object_line_of_the_merged_output() -> None:
     # A started DVC writes stdout and stderr to one pipe: warnings come first.
     merged = ["WARNING: a warning", '{"dvc.yaml:iris": ["changed deps"]}']
-    assert report_line(merged) == '{"dvc.yaml:iris": ["changed deps"]}'
-    assert report_line(["{}"]) == "{}"
-    assert report_line(["ERROR: no JSON at all"]) is None
+    assert report_of(merged) == {"dvc.yaml:iris": ["changed deps"]}
+    assert report_of(["{}"]) == {}
+    # No report, or one that is not a JSON object, is no answer (never "nothing changed").
+    assert report_of(["ERROR: no JSON at all"]) is None
+    assert report_of(["{not json"]) is None
+    assert report_of([]) is None

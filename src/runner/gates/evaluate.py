@@ -26,7 +26,7 @@ from runner.gates import baseline as baselines
 from runner.gates.rules import Baseline, Verdict, evaluate, hold_to_base, select_variant
 from runner.layout import ROOT_DVC_YAML
 from runner.pipeline import summary as last_run
-from runner.pipeline.status import report_line, status_of
+from runner.pipeline.status import report_of, status_of
 from runner.project.graph import build_graph, out_path
 from runner.project.sweep import stages_of
 from runner.yamlio import parse
@@ -123,12 +123,8 @@ def freshness(ws: Workspace, pipeline: str) -> str:
     code, lines = status_of(ws.root, [f"{ROOT_DVC_YAML}:{pipeline}"])
     if code != 0:
         return f"`dvc status` failed: {[ln for ln in lines if ln.strip()][-1:] or ['?']}"
-    report = report_line(lines)
-    try:
-        changed = json.loads(report) if report is not None else None
-    except ValueError:
-        changed = None
-    if not isinstance(changed, dict):
+    changed = report_of(lines)
+    if changed is None:
         return "`dvc status` gave no JSON"
     if not changed:
         return ""

@@ -14,8 +14,10 @@ import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from runner import proc
+from runner.errors import ExternalCommandError
 from runner.pipeline.repro import DVC_PRELOAD, DVC_WARM, display_name
 
 
@@ -43,12 +45,20 @@ class StatusCheck:
         # With targets (chosen pipelines' root stages), their upstream stages count too.
         args = ["status", "--json", *(["--with-deps"] if targets else []), *targets]
         if self._waiting is None:
-            return _changed(proc.run(proc.dvc_cmd(*args), cwd=root).stdout)
-        lines: list[str] = []
-        code = self._waiting.stream(lines.append, args, cwd=root)
-        if code != 0:
-            raise proc.command_error(f"dvc {' '.join(args)}", code, "\n".join(lines))
-        return _changed(report_line(lines) or "{}")
+            lines = proc.run(proc.dvc_cmd(*args), cwd=root).stdout.splitlines()
+        else:
+            lines = []
+            code = self._waiting.stream(lines.append, args, cwd=root)
+            if code != 0:
+                raise proc.command_error(f"dvc {' '.join(args)}", code, "\n".join(lines))
+        report = report_of(lines)
+        if report is None:  # an answer we cannot read is not "nothing changed"
+            raise ExternalCommandError(
+                f"`dvc {' '.join(args)}` printed no JSON report of what changed",
+                "the end of its output is shown below",
+                output="\n".join(lines[-20:]),
+            )
+        return _changed(report)
 
 
 def _start() -> proc.Waiting:
@@ -74,17 +84,19 @@ def status_of(root: Path, targets: Sequence[str]) -> tuple[int, list[str]]:
     return code, lines
 
 
-def report_line(lines: Sequence[str]) -> str | None:
-    """The JSON report among the lines of a started DVC, whose stdout and stderr come
-    merged (warnings share the stream): the last line that is an object, if any."""
-    return next((ln for ln in reversed(lines) if ln.startswith("{")), None)
-
-
-def _changed(stdout: str) -> list[str]:
+def report_of(lines: Sequence[str]) -> dict[str, Any] | None:
+    """The JSON report of `dvc status --json` among its lines of output (a started DVC
+    writes stdout and stderr to one pipe, so warnings share them): the last line that
+    is an object; None when there is none or it is not JSON."""
+    line = next((ln for ln in reversed(lines) if ln.startswith("{")), None)
     try:
-        report = json.loads(stdout or "{}")
+        report = json.loads(line) if line is not None else None
     except ValueError:
-        return []
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _changed(report: dict[str, Any]) -> list[str]:
     out = []
     for stage, entries in sorted(report.items()):
         if not isinstance(entries, list) or not entries:
